@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace StockGrains.Grains.Reservations;
+
+/// <summary>Limits of order reservations. Bound from configuration section <c>StockGrains:Reservations</c>.</summary>
+public sealed class ReservationOptions
+{
+    public const string Section = "StockGrains:Reservations";
+
+    /// <summary>How long a hold lasts when the request names no TTL.</summary>
+    [Range(1, 604_800)]
+    public int DefaultTtlSeconds { get; set; } = 900;
+
+    /// <summary>The longest TTL a request may ask for (7 days).</summary>
+    [Range(1, 604_800)]
+    public int MaxTtlSeconds { get; set; } = 604_800;
+
+    /// <summary>Most lines in one order.</summary>
+    [Range(1, 1_000)]
+    public int MaxLines { get; set; } = 100;
+
+    /// <summary>
+    /// Each line's own hold outlives the order's expiry by this much. The order expires its lines itself at its
+    /// expiry time; the grace keeps a line from expiring under an order that is committing at that same moment, and
+    /// the line's own expiry still frees the units if the order cannot act.
+    /// </summary>
+    [Range(0, 3_600)]
+    public int LineHoldGraceSeconds { get; set; } = 30;
+}

@@ -1,0 +1,368 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using StockGrains.Grains.Storage;
+using StockGrains.Stock;
+
+namespace StockGrains.Grains.Stock;
+
+/// <summary>
+/// The thin shell around <see cref="StockLineRules"/>: identity, persistence, expiry timers, telemetry.
+/// <para>
+/// The grain is reentrant so that callers can queue while an append is in flight, but every decision is made in one
+/// synchronous step of the rules with no await between check and apply. Decided entries wait in a queue; one append at
+/// a time carries everything queued (group commit), and each caller is answered only once the append holding its
+/// entry is durable. A failed append fails every caller not yet answered and deactivates the grain, because its memory
+/// is then ahead of the ledger.
+/// </para>
+/// </summary>
+[Reentrant]
+public sealed partial class StockLineGrain(
+    ILedgerStore store,
+    [PersistentState("line", StorageNames.Snapshots)] IPersistentState<StockLineSnapshot> snapshot,
+    TimeProvider time,
+    IOptions<StockLineOptions> options,
+    ILogger<StockLineGrain> logger) : Grain, IStockLineGrain, IRemindable
+{
+    private const string ExpiryReminder = "expiry";
+    private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
+
+    private readonly StockLineOptions _options = options.Value;
+    private readonly List<Pending> _queue = [];
+    private readonly List<Pending> _inFlight = [];
+    private StockLineRules _rules = null!;
+    private string _line = "";
+    private long _durable;
+    private long _snapshotAt;
+    private bool _appending;
+    private bool _snapshotting;
+    private Exception? _broken;
+    private IGrainTimer? _expiryTimer;
+    private DateTimeOffset? _timerDue;
+    private bool? _reminderRegistered;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _line = this.GetPrimaryKeyString();
+        if (!StockKey.TryParse(_line, out var key) || key.ToString() != _line)
+        {
+            throw new ArgumentException($"'{_line}' is not a canonical 'warehouse/sku' key.");
+        }
+
+        var stored = snapshot.RecordExists ? snapshot.State : null;
+        _rules = StockLineRules.FromSnapshot(key, stored, _options.RememberLimit);
+        _snapshotAt = _rules.Sequence;
+        while (true)
+        {
+            var page = await store.ReadAsync(_line, _rules.Sequence, _options.ReplayPageSize, cancellationToken);
+            foreach (var entry in page)
+            {
+                _rules.Apply(entry);
+            }
+
+            if (page.Count < _options.ReplayPageSize)
+            {
+                break;
+            }
+        }
+
+        _durable = _rules.Sequence;
+        LogActivated(_line, _snapshotAt, _rules.Sequence);
+        await ExpireDueHoldsAsync();
+    }
+
+    public async Task<StockLineView> GetAsync()
+    {
+        ThrowIfBroken();
+        ExpireDue();
+        await WaitDurableAsync(_rules.Sequence);
+        return _rules.View;
+    }
+
+    public Task<StockLineResult> ReceiveAsync(ReceiveCommand command) =>
+        RunAsync(command.OperationId, now => _rules.Receive(command, now));
+
+    public Task<StockLineResult> ReserveAsync(ReserveCommand command) =>
+        RunAsync(command.ReservationId, now => _rules.Reserve(command, now));
+
+    public Task<StockLineResult> CommitAsync(HoldCommand command) =>
+        RunAsync(command.ReservationId, now => _rules.Commit(command, now));
+
+    public Task<StockLineResult> ShipAsync(HoldCommand command) =>
+        RunAsync(command.ReservationId, now => _rules.Ship(command, now));
+
+    public Task<StockLineResult> ReleaseAsync(HoldCommand command) =>
+        RunAsync(command.ReservationId, now => _rules.Release(command, now));
+
+    public Task<StockLineResult> ExpireAsync(HoldCommand command) =>
+        RunAsync(command.ReservationId, now => _rules.Expire(command, now));
+
+    public Task<StockLineResult> SetPolicyAsync(SetPolicyCommand command) =>
+        RunAsync(command.OperationId, now => _rules.SetPolicy(command, now));
+
+    public async Task<HoldView?> GetHoldAsync(string reservationId)
+    {
+        ThrowIfBroken();
+        await LookupAsync(reservationId);
+        ExpireDue();
+        await WaitDurableAsync(_rules.Sequence);
+        return _rules.FindHold(reservationId);
+    }
+
+    public async Task<LedgerPage> GetLedgerAsync(long afterSequence, int limit)
+    {
+        ThrowIfBroken();
+        ExpireDue();
+        await WaitDurableAsync(_rules.Sequence);
+        var entries = await store.ReadAsync(_line, afterSequence, Math.Clamp(limit, 1, 1_000));
+        return new LedgerPage(entries);
+    }
+
+    public async Task ExpireDueHoldsAsync()
+    {
+        ThrowIfBroken();
+        ExpireDue();
+        await WaitDurableAsync(_rules.Sequence);
+        await ScheduleExpiryAsync();
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) =>
+        reminderName == ExpiryReminder ? ExpireDueHoldsAsync() : Task.CompletedTask;
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _expiryTimer?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    private async Task<StockLineResult> RunAsync(string id, Func<DateTimeOffset, Decision> decide)
+    {
+        ThrowIfBroken();
+        await LookupAsync(id);
+        var now = ExpireDue();
+        var decision = decide(now);
+        StockGrainsTelemetry.LineOutcomes.Add(1, new KeyValuePair<string, object?>("outcome", decision.Result.Outcome.ToString()));
+        if (decision.Entry is { } entry)
+        {
+            await EnqueueAsync(entry);
+            if (entry.Kind == LedgerEntryKind.Reserved)
+            {
+                await ScheduleExpiryAsync();
+            }
+        }
+        else
+        {
+            await WaitDurableAsync(decision.DurableAt);
+        }
+
+        return decision.Result;
+    }
+
+    /// <summary>If the line has forgotten old operations, brings back what the ledger knows about <paramref name="id"/>.</summary>
+    private async Task LookupAsync(string id)
+    {
+        if (!_rules.NeedsLookup(id))
+        {
+            return;
+        }
+
+        var history = await store.FindAsync(_line, id);
+        ThrowIfBroken();
+        _rules.Remember(id, history);
+    }
+
+    /// <summary>The check on every call: expires due holds before anything else is decided. Returns the time used.</summary>
+    private DateTimeOffset ExpireDue()
+    {
+        var now = time.GetUtcNow();
+        var expired = _rules.ExpireDue(now, _options.MaxExpiriesPerTurn);
+        foreach (var entry in expired)
+        {
+            _ = EnqueueAsync(entry);
+        }
+
+        if (expired.Count > 0)
+        {
+            StockGrainsTelemetry.HoldsExpired.Add(expired.Count);
+        }
+
+        return now;
+    }
+
+    private Task EnqueueAsync(LedgerEntry entry)
+    {
+        var pending = new Pending(entry);
+        _queue.Add(pending);
+        if (!_appending)
+        {
+            _ = AppendLoopAsync();
+        }
+
+        return pending.Done.Task;
+    }
+
+    private Task WaitDurableAsync(long sequence)
+    {
+        if (sequence <= _durable)
+        {
+            return Task.CompletedTask;
+        }
+
+        var waitOn = _inFlight.Concat(_queue).FirstOrDefault(p => p.Entry.Sequence >= sequence);
+        return waitOn?.Done.Task ?? Task.CompletedTask;
+    }
+
+    private async Task AppendLoopAsync()
+    {
+        _appending = true;
+        try
+        {
+            while (_queue.Count > 0 && _broken is null)
+            {
+                var take = Math.Min(_queue.Count, _options.MaxEntriesPerAppend);
+                _inFlight.AddRange(_queue.GetRange(0, take));
+                _queue.RemoveRange(0, take);
+                var entries = _inFlight.Select(p => p.Entry).ToArray();
+                var started = time.GetTimestamp();
+                try
+                {
+                    await store.AppendAsync(_line, entries[0].Sequence - 1, entries);
+                }
+                catch (Exception ex)
+                {
+                    Break(ex);
+                    return;
+                }
+
+                StockGrainsTelemetry.AppendBatchSize.Record(entries.Length);
+                StockGrainsTelemetry.AppendDuration.Record(time.GetElapsedTime(started).TotalMilliseconds);
+                _durable = entries[^1].Sequence;
+                foreach (var pending in _inFlight)
+                {
+                    pending.Done.TrySetResult();
+                }
+
+                _inFlight.Clear();
+                if (_durable - _snapshotAt >= _options.SnapshotEvery && !_snapshotting)
+                {
+                    _ = WriteSnapshotAsync();
+                }
+            }
+        }
+        finally
+        {
+            _appending = false;
+        }
+    }
+
+    /// <summary>
+    /// Writes a snapshot of the state as it is now, once everything in it is durable. The copy is taken first, in one
+    /// synchronous step, because later decisions keep changing the live state while the write is awaited.
+    /// </summary>
+    private async Task WriteSnapshotAsync()
+    {
+        _snapshotting = true;
+        try
+        {
+            var copy = _rules.ToSnapshot();
+            await WaitDurableAsync(copy.Sequence);
+            if (_broken is not null)
+            {
+                return;
+            }
+
+            snapshot.State = copy;
+            await snapshot.WriteStateAsync();
+            _snapshotAt = copy.Sequence;
+        }
+        catch (Exception ex)
+        {
+            // A lost snapshot costs only replay time on the next activation; the ledger still holds every entry.
+            LogSnapshotFailed(ex, _line);
+        }
+        finally
+        {
+            _snapshotting = false;
+        }
+    }
+
+    private void Break(Exception ex)
+    {
+        _broken = ex;
+        LogAppendFailed(ex, _line, _inFlight.Count + _queue.Count);
+        var failure = new StockLineUnavailableException($"Stock line {_line} could not make its changes durable; retry with the same id.", ex);
+        foreach (var pending in _inFlight.Concat(_queue))
+        {
+            pending.Done.TrySetException(failure);
+        }
+
+        _inFlight.Clear();
+        _queue.Clear();
+        DeactivateOnIdle();
+    }
+
+    private void ThrowIfBroken()
+    {
+        if (_broken is not null)
+        {
+            throw new StockLineUnavailableException($"Stock line {_line} is reloading after a failed append; retry with the same id.", _broken);
+        }
+    }
+
+    /// <summary>
+    /// Keeps a timer set for the earliest pending expiry (exact while the line is active) and a durable reminder that
+    /// ticks every minute while any hold is pending (wakes the line when it is not). The reminder is written once when
+    /// the first hold opens and removed when the last one closes, so a busy line does not pay for it per reservation.
+    /// </summary>
+    private async Task ScheduleExpiryAsync()
+    {
+        var next = _rules.NextExpiry;
+        if (next != _timerDue)
+        {
+            _expiryTimer?.Dispose();
+            _expiryTimer = null;
+            _timerDue = next;
+            if (next is { } due)
+            {
+                var wait = due - time.GetUtcNow();
+                _expiryTimer = this.RegisterGrainTimer(
+                    static (grain, _) => grain.ExpireDueHoldsAsync(),
+                    this,
+                    new GrainTimerCreationOptions(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, Timeout.InfiniteTimeSpan) { Interleave = true });
+            }
+        }
+
+        if (next is { } when && _reminderRegistered != true)
+        {
+            var wait = when - time.GetUtcNow();
+            await this.RegisterOrUpdateReminder(ExpiryReminder, wait < TimeSpan.Zero ? TimeSpan.Zero : wait, ReminderPeriod);
+            _reminderRegistered = true;
+        }
+        else if (next is null && _reminderRegistered != false)
+        {
+            var reminder = await this.GetReminder(ExpiryReminder);
+            if (reminder is not null)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+
+            _reminderRegistered = false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Stock line {Line} activated from snapshot {SnapshotSequence}, replayed to {Sequence}.")]
+    private partial void LogActivated(string line, long snapshotSequence, long sequence);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Stock line {Line} failed to append; {Unanswered} callers are told to retry and the line reloads.")]
+    private partial void LogAppendFailed(Exception exception, string line, int unanswered);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stock line {Line} could not write its snapshot.")]
+    private partial void LogSnapshotFailed(Exception exception, string line);
+
+    private sealed class Pending(LedgerEntry entry)
+    {
+        public LedgerEntry Entry { get; } = entry;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace StockGrains.Grains.Stock;
+
+/// <summary>Limits of one stock line grain. Bound from configuration section <c>StockGrains:StockLine</c>.</summary>
+public sealed class StockLineOptions
+{
+    public const string Section = "StockGrains:StockLine";
+
+    /// <summary>A snapshot is written after this many new ledger entries, so activation replays at most about this many.</summary>
+    [Range(1, 1_000_000)]
+    public int SnapshotEvery { get; set; } = 1_000;
+
+    /// <summary>Most entries in one append of one line; a longer queue is written in several appends.</summary>
+    [Range(1, 100_000)]
+    public int MaxEntriesPerAppend { get; set; } = 1_024;
+
+    /// <summary>Finished operations and closed holds a line keeps in memory; older ones are looked up in the ledger.</summary>
+    [Range(1, 10_000_000)]
+    public int RememberLimit { get; set; } = 10_000;
+
+    /// <summary>Most holds expired in one turn, so one wake-up after a long sleep does not hold the line for long.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxExpiriesPerTurn { get; set; } = 1_000;
+
+    /// <summary>Ledger entries read per page while replaying on activation.</summary>
+    [Range(1, 100_000)]
+    public int ReplayPageSize { get; set; } = 1_000;
+}

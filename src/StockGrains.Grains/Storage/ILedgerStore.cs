@@ -1,0 +1,51 @@
+using StockGrains.Stock;
+
+namespace StockGrains.Grains.Storage;
+
+/// <summary>
+/// The durable ledger of every stock line: the source of truth. An append is conditional on the line's expected
+/// sequence (the fence against a second activation) and each operation id may appear once per line.
+/// </summary>
+public interface ILedgerStore
+{
+    /// <summary>
+    /// Appends <paramref name="entries"/> (consecutive sequences starting at <paramref name="expectedSequence"/> + 1)
+    /// durably, or throws: <see cref="LedgerConflictException"/> when the line has moved past the expected sequence or
+    /// an operation id is already used, any other exception when the outcome is unknown.
+    /// </summary>
+    Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default);
+
+    /// <summary>Entries after <paramref name="afterSequence"/>, oldest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<LedgerEntry>> ReadAsync(string line, long afterSequence, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Every entry of one operation or reservation id on the line, oldest first.</summary>
+    Task<IReadOnlyList<LedgerEntry>> FindAsync(string line, string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Counts of what the store has done since start-up.</summary>
+    LedgerStoreCounters Counters { get; }
+}
+
+/// <summary>Counters that show group commit working: many entries per append, many appends per transaction.</summary>
+public sealed class LedgerStoreCounters
+{
+    private long _appends;
+    private long _entries;
+    private long _transactions;
+
+    public long Appends => Interlocked.Read(ref _appends);
+
+    public long Entries => Interlocked.Read(ref _entries);
+
+    public long Transactions => Interlocked.Read(ref _transactions);
+
+    internal void Appended(int entries)
+    {
+        Interlocked.Increment(ref _appends);
+        Interlocked.Add(ref _entries, entries);
+    }
+
+    internal void Committed() => Interlocked.Increment(ref _transactions);
+}
+
+/// <summary>The append lost the fence: another writer moved the line, or the operation id is already in the ledger.</summary>
+public sealed class LedgerConflictException(string message) : Exception(message);

@@ -1,0 +1,263 @@
+using System.Data;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using StockGrains.Stock;
+
+namespace StockGrains.Grains.Storage;
+
+/// <summary>
+/// The embedded ledger: one SQLite file in WAL mode with <c>synchronous=FULL</c>. SQLite has one writer, so every
+/// append of every line goes through one silo-wide writer loop that coalesces whatever is queued into one
+/// transaction: one fsync covers many lines, and a caller is completed only after that commit.
+/// </summary>
+public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
+{
+    /// <summary>Appends queued beyond this make callers wait: a bound on memory under overload.</summary>
+    public const int QueueCapacity = 10_000;
+
+    /// <summary>Most appends folded into one transaction, so one slow commit never holds an unbounded crowd.</summary>
+    public const int MaxAppendsPerTransaction = 512;
+
+    private const string Columns =
+        "sequence, kind, quantity, reason, reservation_id, operation_id, actor, reference, at_ticks, on_hand_after, " +
+        "reserved_after, committed_after, safety_stock_after, policy_after, expires_at_ticks, fingerprint";
+
+    private readonly string _connectionString;
+    private readonly ILogger<SqliteLedgerStore> _logger;
+    private readonly Channel<Append> _queue = Channel.CreateBounded<Append>(
+        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Task _writer;
+
+    public SqliteLedgerStore(SqliteDatabase database, ILogger<SqliteLedgerStore> logger)
+    {
+        _connectionString = database.ConnectionString;
+        _logger = logger;
+        _writer = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public LedgerStoreCounters Counters { get; } = new();
+
+    public async Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        var append = new Append(line, expectedSequence, entries);
+        await _queue.Writer.WriteAsync(append, cancellationToken);
+        await append.Done.Task;
+    }
+
+    public async Task<IReadOnlyList<LedgerEntry>> ReadAsync(string line, long afterSequence, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM stock_ledger WHERE line = $line AND sequence > $after ORDER BY sequence LIMIT $limit";
+        command.Parameters.AddWithValue("$line", line);
+        command.Parameters.AddWithValue("$after", afterSequence);
+        command.Parameters.AddWithValue("$limit", limit);
+        return await ReadEntriesAsync(command, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<LedgerEntry>> FindAsync(string line, string id, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText =
+            $"SELECT {Columns} FROM stock_ledger WHERE line = $line AND (operation_id = $id OR reservation_id = $id) ORDER BY sequence";
+        command.Parameters.AddWithValue("$line", line);
+        command.Parameters.AddWithValue("$id", id);
+        return await ReadEntriesAsync(command, cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writer;
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Append>(MaxAppendsPerTransaction);
+        SqliteConnection? connection = null;
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < MaxAppendsPerTransaction && _queue.Reader.TryRead(out var append))
+            {
+                batch.Add(append);
+            }
+
+            try
+            {
+                connection ??= await SqliteDatabase.OpenWriterAsync(_connectionString);
+                Write(connection, batch);
+                Counters.Committed();
+                foreach (var append in batch)
+                {
+                    if (append.Failure is null)
+                    {
+                        Counters.Appended(append.Entries.Count);
+                        append.Done.TrySetResult();
+                    }
+                    else
+                    {
+                        append.Done.TrySetException(append.Failure);
+                    }
+                }
+            }
+            catch (Exception ex)
+            {
+                // The outcome of the whole transaction is unknown to its callers: fail them all and start afresh
+                // with a new connection, so a broken handle cannot poison the next batch.
+                LogTransactionFailed(ex, batch.Count);
+                foreach (var append in batch)
+                {
+                    append.Done.TrySetException(ex);
+                }
+
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync();
+                    connection = null;
+                }
+            }
+        }
+
+        if (connection is not null)
+        {
+            await connection.DisposeAsync();
+        }
+    }
+
+    private static void Write(SqliteConnection connection, List<Append> batch)
+    {
+        using var transaction = connection.BeginTransaction(IsolationLevel.Serializable);
+        using var head = connection.CreateCommand();
+        head.Transaction = transaction;
+        head.CommandText = "SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = $line";
+        var headLine = head.Parameters.Add("$line", SqliteType.Text);
+
+        using var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText =
+            $"INSERT INTO stock_ledger (line, {Columns}) VALUES ($line, $sequence, $kind, $quantity, $reason, $reservation_id, " +
+            "$operation_id, $actor, $reference, $at, $on_hand, $reserved, $committed, $safety, $policy, $expires, $fingerprint)";
+        var p = new Dictionary<string, SqliteParameter>();
+        foreach (var name in new[]
+                 {
+                     "$line", "$sequence", "$kind", "$quantity", "$reason", "$reservation_id", "$operation_id", "$actor", "$reference",
+                     "$at", "$on_hand", "$reserved", "$committed", "$safety", "$policy", "$expires", "$fingerprint",
+                 })
+        {
+            p[name] = insert.Parameters.Add(name, SqliteType.Text);
+        }
+
+        using var savepoint = connection.CreateCommand();
+        savepoint.Transaction = transaction;
+
+        foreach (var append in batch)
+        {
+            headLine.Value = append.Line;
+            var current = (long)head.ExecuteScalar()!;
+            if (current != append.ExpectedSequence)
+            {
+                append.Failure = new LedgerConflictException(
+                    $"Line {append.Line} is at sequence {current}, not {append.ExpectedSequence}: another writer appended first.");
+                continue;
+            }
+
+            savepoint.CommandText = "SAVEPOINT append";
+            savepoint.ExecuteNonQuery();
+            try
+            {
+                foreach (var e in append.Entries)
+                {
+                    p["$line"].Value = append.Line;
+                    p["$sequence"].Value = e.Sequence;
+                    p["$kind"].Value = LedgerFormat.Kind(e.Kind);
+                    p["$quantity"].Value = e.Quantity;
+                    p["$reason"].Value = (object?)e.Reason ?? DBNull.Value;
+                    p["$reservation_id"].Value = (object?)e.ReservationId ?? DBNull.Value;
+                    p["$operation_id"].Value = e.OperationId;
+                    p["$actor"].Value = e.Actor;
+                    p["$reference"].Value = (object?)e.Reference ?? DBNull.Value;
+                    p["$at"].Value = LedgerFormat.Ticks(e.At);
+                    p["$on_hand"].Value = e.OnHandAfter;
+                    p["$reserved"].Value = e.ReservedAfter;
+                    p["$committed"].Value = e.CommittedAfter;
+                    p["$safety"].Value = e.SafetyStockAfter;
+                    p["$policy"].Value = LedgerFormat.Policy(e.PolicyAfter);
+                    p["$expires"].Value = e.ExpiresAt is { } x ? LedgerFormat.Ticks(x) : DBNull.Value;
+                    p["$fingerprint"].Value = e.Fingerprint;
+                    insert.ExecuteNonQuery();
+                }
+
+                savepoint.CommandText = "RELEASE append";
+                savepoint.ExecuteNonQuery();
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
+            {
+                // A constraint refused the append (a sequence or operation id already taken): undo only this append.
+                savepoint.CommandText = "ROLLBACK TO append; RELEASE append";
+                savepoint.ExecuteNonQuery();
+                append.Failure = new LedgerConflictException($"Line {append.Line}: {ex.Message}");
+            }
+        }
+
+        transaction.Commit();
+    }
+
+    private static async Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        var entries = new List<LedgerEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entries.Add(new LedgerEntry(
+                Sequence: reader.GetInt64(0),
+                Kind: LedgerFormat.ParseKind(reader.GetString(1)),
+                Quantity: reader.GetInt64(2),
+                Reason: reader.IsDBNull(3) ? null : reader.GetString(3),
+                ReservationId: reader.IsDBNull(4) ? null : reader.GetString(4),
+                OperationId: reader.GetString(5),
+                Actor: reader.GetString(6),
+                Reference: reader.IsDBNull(7) ? null : reader.GetString(7),
+                At: LedgerFormat.Time(reader.GetInt64(8)),
+                OnHandAfter: reader.GetInt64(9),
+                ReservedAfter: reader.GetInt64(10),
+                CommittedAfter: reader.GetInt64(11),
+                SafetyStockAfter: reader.GetInt64(12),
+                PolicyAfter: LedgerFormat.ParsePolicy(reader.GetString(13)),
+                ExpiresAt: reader.IsDBNull(14) ? null : LedgerFormat.Time(reader.GetInt64(14)),
+                Fingerprint: reader.GetString(15)));
+        }
+
+        return entries;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A ledger transaction of {Appends} appends failed; every caller in it is told the outcome is unknown.")]
+    private partial void LogTransactionFailed(Exception exception, int appends);
+
+    private sealed class Append(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries)
+    {
+        public string Line { get; } = line;
+
+        public long ExpectedSequence { get; } = expectedSequence;
+
+        public IReadOnlyList<LedgerEntry> Entries { get; } = entries;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Exception? Failure { get; set; }
+    }
+}

@@ -1,0 +1,23 @@
+using StockGrains.Grains;
+using StockGrains.Grains.Storage;
+
+namespace StockGrains.Server.Hosting;
+
+/// <summary>Orleans grain storage and reminders on the embedded SQLite file.</summary>
+public static class EmbeddedOrleansStorage
+{
+    public static void Configure(ISiloBuilder silo, SqliteDatabase database)
+    {
+        silo.AddAdoNetGrainStorage(StorageNames.Snapshots, o =>
+        {
+            o.Invariant = SqliteDatabase.Invariant;
+            o.ConnectionString = database.ConnectionString;
+            o.GrainStorageSerializer = new SnapshotSerializer();
+        });
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = SqliteDatabase.Invariant;
+            o.ConnectionString = database.ConnectionString;
+        });
+    }
+}

@@ -1,0 +1,108 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using StockGrains.Grains;
+using StockGrains.Grains.Reservations;
+using StockGrains.Grains.Stock;
+using StockGrains.Grains.Storage;
+using StockGrains.Server.Http;
+using StockGrains.Server.Reservations;
+using StockGrains.Server.Stock;
+using StockGrains.Stock;
+
+namespace StockGrains.Server.Hosting;
+
+/// <summary>Composes the one deployable: silo, HTTP API, telemetry, configuration.</summary>
+public static partial class StockGrainsHost
+{
+    /// <summary>Builds the application; tests call this too, so they run the real composition.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        builder.AddStockGrains();
+        var app = builder.Build();
+        app.MapStockGrains();
+        return app;
+    }
+
+    public static WebApplicationBuilder AddStockGrains(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<StockGrainsOptions>().BindConfiguration(StockGrainsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StockLineOptions>().BindConfiguration(StockLineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ReservationOptions>().BindConfiguration(ReservationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        // Options are read here once to wire the silo; ValidateOnStart reports the same values clearly if they are wrong.
+        var settings = builder.Configuration.GetSection(StockGrainsOptions.Section).Get<StockGrainsOptions>() ?? new StockGrainsOptions();
+        var database = new SqliteDatabase(settings.DatabasePath);
+        database.Initialize();
+        services.AddSingleton(database);
+        services.AddSingleton<SqliteLedgerStore>();
+        services.AddSingleton<ILedgerStore>(sp => sp.GetRequiredService<SqliteLedgerStore>());
+        services.TryAddSingleton(TimeProvider.System);
+
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
+            {
+                o.ServiceId = settings.ServiceId;
+                o.ClusterId = settings.ClusterId;
+            });
+            silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
+            EmbeddedOrleansStorage.Configure(silo, database);
+        });
+
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
+        services.AddOpenTelemetry()
+            .WithMetrics(m => m.AddMeter(StockGrainsTelemetry.Name))
+            .WithTracing(t => t.AddSource(StockGrainsTelemetry.Name));
+        return builder;
+    }
+
+    public static WebApplication MapStockGrains(this WebApplication app)
+    {
+        app.UseExceptionHandler(errors => errors.Run(HandleExceptionAsync));
+        app.UseStatusCodePages();
+        app.MapOpenApi();
+        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapStockApi();
+        app.MapReservationApi();
+
+        var options = app.Services.GetRequiredService<IOptions<StockGrainsOptions>>().Value;
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StockGrains");
+        app.Lifetime.ApplicationStarted.Register(() => LogDataLocation(logger, app.Services.GetRequiredService<SqliteDatabase>().Path));
+        _ = options;
+        return app;
+    }
+
+    /// <summary>
+    /// Turns what escapes a handler into a problem document. A line that could not make a change durable, or a call
+    /// that timed out, has an unknown outcome: the client retries with the same id.
+    /// </summary>
+    private static async Task HandleExceptionAsync(HttpContext context)
+    {
+        var error = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+        var problem = error switch
+        {
+            StockLineUnavailableException e => Problems.Unavailable(e.Message),
+            TimeoutException => Problems.Problem(StatusCodes.Status503ServiceUnavailable, "outcome_unknown",
+                "The request timed out; its outcome is unknown.", "Retry with the same id: a retry never applies twice."),
+            BadHttpRequestException e => Problems.Problem(e.StatusCode, "bad_request", "The request could not be read.", e.Message),
+            _ => Problems.Problem(StatusCodes.Status500InternalServerError, "internal_error", "Something went wrong.", "Retry with the same id."),
+        };
+        if (problem.StatusCode == StatusCodes.Status503ServiceUnavailable)
+        {
+            context.Response.Headers.RetryAfter = "1";
+        }
+
+        await problem.ExecuteAsync(context);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "StockGrains data lives in {DatabasePath}")]
+    private static partial void LogDataLocation(ILogger logger, string databasePath);
+}

@@ -1,0 +1,152 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using StockGrains.Grains.Reservations;
+using StockGrains.Reservations;
+using StockGrains.Server.Http;
+
+namespace StockGrains.Server.Reservations;
+
+/// <summary>The order-reservation routes of API v1: place (all lines or none), read, commit, ship, release.</summary>
+public static class ReservationApi
+{
+    public static IEndpointRouteBuilder MapReservationApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/reservations").WithTags("Reservations");
+        group.MapPost("", Place).WithName("PlaceReservation").WithSummary("Hold every line or none.")
+            .Accepts<ReservationRequest>("application/json");
+        group.MapGet("/{reservationId}", Get).WithName("GetReservation");
+        group.MapPost("/{reservationId}/commit", (string reservationId, HttpRequest request, IGrainFactory grains) =>
+            Transition(reservationId, request, grains, (g, actor) => g.CommitAsync(actor))).WithName("CommitReservation")
+            .WithSummary("Preparing delivery: picked, not yet shipped.");
+        group.MapPost("/{reservationId}/ship", (string reservationId, HttpRequest request, IGrainFactory grains) =>
+            Transition(reservationId, request, grains, (g, actor) => g.ShipAsync(actor))).WithName("ShipReservation")
+            .WithSummary("Units leave on hand and reserved together.");
+        group.MapPost("/{reservationId}/release", (string reservationId, HttpRequest request, IGrainFactory grains) =>
+            Transition(reservationId, request, grains, (g, actor) => g.ReleaseAsync(actor))).WithName("ReleaseReservation")
+            .WithSummary("Let the units go.");
+        return app;
+    }
+
+    public static async Task<Results<Created<ReservationResponse>, Ok<ReservationResponse>, ProblemHttpResult>> Place(
+        HttpRequest request, IGrainFactory grains, IOptions<ReservationOptions> options)
+    {
+        var validate = new Validate();
+        var actor = Caller.Actor(request, validate);
+        var (body, problem) = await JsonBody.ReadAsync<ReservationRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var limits = options.Value;
+        validate.Id("reservationId", body!.ReservationId);
+        if (body.TradePolicy is not null)
+        {
+            validate.Id("tradePolicy", body.TradePolicy);
+        }
+
+        validate.Check(body.TtlSeconds is null or >= 1 && body.TtlSeconds <= limits.MaxTtlSeconds, "ttlSeconds",
+            $"Must be from 1 to {limits.MaxTtlSeconds}.");
+        validate.Check(body.Lines is { Count: > 0 } && body.Lines.Count <= limits.MaxLines, "lines", $"Must hold 1 to {limits.MaxLines} lines.");
+        var lines = new List<ReservationLineRequest>();
+        var seen = new HashSet<(string, string)>();
+        for (var i = 0; i < (body.Lines?.Count ?? 0); i++)
+        {
+            var line = body.Lines![i];
+            var at = $"lines[{i}]";
+            if (line is null)
+            {
+                validate.Add(at, "A line must be an object.");
+                continue;
+            }
+
+            validate.Id($"{at}.sku", line.Sku).Quantity($"{at}.quantity", line.Quantity).NoUnit($"{at}.unit", line.Unit);
+            if (line.Warehouse is null)
+            {
+                validate.Add($"{at}.warehouse", "Required: every line names its warehouse until trade policies allocate.");
+            }
+            else
+            {
+                validate.Id($"{at}.warehouse", line.Warehouse);
+            }
+
+            if (line.Sku is not null && line.Warehouse is not null && !seen.Add((line.Warehouse, line.Sku)))
+            {
+                validate.Add(at, "Another line names the same SKU and warehouse; put the whole quantity on one line.");
+            }
+
+            if (validate.Ok)
+            {
+                lines.Add(new ReservationLineRequest(line.Sku!, line.Warehouse!, line.Quantity!.Value));
+            }
+        }
+
+        if (!validate.Ok)
+        {
+            return validate.Problem();
+        }
+
+        var grain = grains.GetGrain<IReservationGrain>(body.ReservationId!);
+        var result = await grain.PlaceAsync(new PlaceReservation(lines, body.TtlSeconds ?? 0, actor, body.TradePolicy));
+        return result.Outcome switch
+        {
+            ReservationOutcome.Placed => TypedResults.Created($"/v1/reservations/{body.ReservationId}", ReservationResponse.From(result.Reservation!)),
+            ReservationOutcome.AlreadyPlaced => TypedResults.Ok(ReservationResponse.From(result.Reservation!)),
+            ReservationOutcome.InsufficientStock => Problems.Problem(StatusCodes.Status409Conflict, "insufficient_stock",
+                "Not enough stock for every line; nothing is held.", null,
+                new Dictionary<string, object?>
+                {
+                    ["reservationId"] = body.ReservationId,
+                    ["shortLines"] = result.Reservation!.ShortLines
+                        .Select(s => new { sku = s.Sku, warehouse = s.Warehouse, requested = s.Requested, available = s.Available }).ToList(),
+                }),
+            ReservationOutcome.ReservationIdReused => Problems.Problem(StatusCodes.Status422UnprocessableEntity, "reservation_id_reused",
+                "This reservationId was used with a different request.", "Use a new reservationId for a new order; nothing was changed."),
+            _ => Unexpected(result.Outcome),
+        };
+    }
+
+    public static async Task<Results<Ok<ReservationResponse>, ProblemHttpResult>> Get(string reservationId, IGrainFactory grains)
+    {
+        var validate = new Validate().Id("reservationId", reservationId);
+        if (!validate.Ok)
+        {
+            return validate.Problem();
+        }
+
+        var result = await grains.GetGrain<IReservationGrain>(reservationId).GetAsync();
+        return result.Reservation is { Status: not ReservationStatus.Refused } view
+            ? TypedResults.Ok(ReservationResponse.From(view))
+            : NotFound(reservationId);
+    }
+
+    private static async Task<Results<Ok<ReservationResponse>, ProblemHttpResult>> Transition(
+        string reservationId, HttpRequest request, IGrainFactory grains, Func<IReservationGrain, string, Task<ReservationResult>> act)
+    {
+        var validate = new Validate().Id("reservationId", reservationId);
+        var actor = Caller.Actor(request, validate);
+        if (!validate.Ok)
+        {
+            return validate.Problem();
+        }
+
+        var result = await act(grains.GetGrain<IReservationGrain>(reservationId), actor);
+        return result.Outcome switch
+        {
+            ReservationOutcome.Committed or ReservationOutcome.Shipped or ReservationOutcome.Released or ReservationOutcome.Unchanged =>
+                TypedResults.Ok(ReservationResponse.From(result.Reservation!)),
+            ReservationOutcome.NotFound => NotFound(reservationId),
+            ReservationOutcome.InvalidTransition => Problems.Problem(StatusCodes.Status409Conflict, "invalid_transition",
+                $"The reservation is {ReservationResponse.StatusName(result.Reservation!.Status)}.",
+                "Commit needs a pending reservation, ship a committed one; a shipped reservation cannot be released.",
+                new Dictionary<string, object?> { ["status"] = ReservationResponse.StatusName(result.Reservation.Status) }),
+            _ => Unexpected(result.Outcome),
+        };
+    }
+
+    private static ProblemHttpResult NotFound(string reservationId) =>
+        Problems.Problem(StatusCodes.Status404NotFound, "reservation_not_found", "No such reservation.", $"'{reservationId}' holds nothing.");
+
+    private static ProblemHttpResult Unexpected(ReservationOutcome outcome) =>
+        Problems.Problem(StatusCodes.Status500InternalServerError, "unexpected_outcome", "The reservation answered unexpectedly.", outcome.ToString());
+}
