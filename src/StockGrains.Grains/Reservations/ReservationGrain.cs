@@ -14,7 +14,7 @@ namespace StockGrains.Grains.Reservations;
 /// </summary>
 public sealed partial class ReservationGrain(
     [PersistentState("reservation", StorageNames.Snapshots)] IPersistentState<ReservationState> state,
-    TimeProvider time,
+    StockGrainsTime time,
     IOptions<ReservationOptions> options,
     ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable
 {

@@ -20,7 +20,7 @@ namespace StockGrains.Grains.Stock;
 public sealed partial class StockLineGrain(
     ILedgerStore store,
     [PersistentState("line", StorageNames.Snapshots)] IPersistentState<StockLineSnapshot> snapshot,
-    TimeProvider time,
+    StockGrainsTime time,
     IOptions<StockLineOptions> options,
     ILogger<StockLineGrain> logger) : Grain, IStockLineGrain, IRemindable
 {
@@ -223,7 +223,7 @@ public sealed partial class StockLineGrain(
                 _inFlight.AddRange(_queue.GetRange(0, take));
                 _queue.RemoveRange(0, take);
                 var entries = _inFlight.Select(p => p.Entry).ToArray();
-                var started = time.GetTimestamp();
+                var started = TimeProvider.System.GetTimestamp();
                 try
                 {
                     await store.AppendAsync(_line, entries[0].Sequence - 1, entries);
@@ -235,7 +235,7 @@ public sealed partial class StockLineGrain(
                 }
 
                 StockGrainsTelemetry.AppendBatchSize.Record(entries.Length);
-                StockGrainsTelemetry.AppendDuration.Record(time.GetElapsedTime(started).TotalMilliseconds);
+                StockGrainsTelemetry.AppendDuration.Record(TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
                 _durable = entries[^1].Sequence;
                 foreach (var pending in _inFlight)
                 {

@@ -55,6 +55,17 @@ public sealed class SqliteDatabase
         return connection;
     }
 
+    /// <summary>Opens a connection for reading.</summary>
+    public async Task<SqliteConnection> OpenAsync()
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync();
+        return connection;
+    }
+
+    /// <summary>Opens a connection for a write outside the ledger writer, with the same durability settings.</summary>
+    public Task<SqliteConnection> OpenWriterAsync() => OpenWriterAsync(ConnectionString);
+
     internal static IEnumerable<string> Scripts(string prefix)
     {
         var assembly = typeof(SqliteDatabase).Assembly;

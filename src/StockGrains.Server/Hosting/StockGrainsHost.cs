@@ -41,7 +41,7 @@ public static partial class StockGrainsHost
         services.AddSingleton(database);
         services.AddSingleton<SqliteLedgerStore>();
         services.AddSingleton<ILedgerStore>(sp => sp.GetRequiredService<SqliteLedgerStore>());
-        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(new StockGrainsTime(TimeProvider.System));
 
         builder.UseOrleans(silo =>
         {
@@ -51,9 +51,13 @@ public static partial class StockGrainsHost
                 o.ClusterId = settings.ClusterId;
             });
             silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
-            EmbeddedOrleansStorage.Configure(silo, database);
+            EmbeddedOrleansStorage.Configure(silo);
         });
 
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+        });
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);

@@ -45,7 +45,7 @@ public static class ReservationApi
             validate.Id("tradePolicy", body.TradePolicy);
         }
 
-        validate.Check(body.TtlSeconds is null or >= 1 && body.TtlSeconds <= limits.MaxTtlSeconds, "ttlSeconds",
+        validate.Check(body.TtlSeconds is null || (body.TtlSeconds >= 1 && body.TtlSeconds <= limits.MaxTtlSeconds), "ttlSeconds",
             $"Must be from 1 to {limits.MaxTtlSeconds}.");
         validate.Check(body.Lines is { Count: > 0 } && body.Lines.Count <= limits.MaxLines, "lines", $"Must hold 1 to {limits.MaxLines} lines.");
         var lines = new List<ReservationLineRequest>();
