@@ -1,0 +1,135 @@
+using StockGrains.Stock;
+using StockGrains.Tests.Infrastructure;
+
+namespace StockGrains.Tests.Stock;
+
+[Collection(nameof(ServerCollection))]
+public sealed class StockLineGrainTests(ServerFixture fixture)
+{
+    private ServerHost Host => fixture.Host;
+
+    private IStockLineGrain NewLine() => Host.Grains.GetGrain<IStockLineGrain>(StockKey.Create(Fresh.Id("w"), Fresh.Id("mug")).ToString());
+
+    private ReserveCommand Reserve(string id, long quantity, int ttlSeconds = 600) =>
+        new(id, quantity, Host.Clock.GetUtcNow().AddSeconds(ttlSeconds), "checkout");
+
+    // Proves the two-mugs race on a real cluster: 3 on hand, 100 concurrent reservations of 1, exactly 3 win.
+    [Fact]
+    public async Task Exactly_three_of_a_hundred_concurrent_reservations_win_three_mugs()
+    {
+        var line = NewLine();
+        await line.ReceiveAsync(new ReceiveCommand("in", 3, "op"));
+        var results = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => line.ReserveAsync(Reserve($"r{i}", 1))));
+        Assert.Equal(3, results.Count(r => r.Outcome == StockLineOutcome.Reserved));
+        Assert.Equal(97, results.Count(r => r.Outcome == StockLineOutcome.InsufficientStock));
+        var view = await line.GetAsync();
+        Assert.Equal((3L, 3L, 0L), (view.OnHand, view.Reserved, view.Available));
+    }
+
+    // Proves no oversell at scale and group commit: 2,000 racing for 1,000 gives exactly 1,000, in far fewer appends than entries.
+    [Fact]
+    public async Task Two_thousand_reservations_for_a_thousand_units_win_exactly_a_thousand_in_few_appends()
+    {
+        var line = NewLine();
+        await line.ReceiveAsync(new ReceiveCommand("in", 1_000, "op"));
+        var appendsBefore = Host.Store.Counters.Appends;
+        var entriesBefore = Host.Store.Counters.Entries;
+        var results = await Task.WhenAll(Enumerable.Range(0, 2_000).Select(i => line.ReserveAsync(Reserve($"r{i}", 1))));
+        var appends = Host.Store.Counters.Appends - appendsBefore;
+        var entries = Host.Store.Counters.Entries - entriesBefore;
+
+        Assert.Equal(1_000, results.Count(r => r.Outcome == StockLineOutcome.Reserved));
+        Assert.Equal(0, (await line.GetAsync()).Available);
+        Assert.True(entries >= 2_000, $"every decision is an entry, got {entries}");
+        Assert.True(appends * 10 <= entries, $"group commit: {appends} appends carried {entries} entries");
+    }
+
+    // Proves a retried reservation is answered from the ledger without a second hold, and a changed quantity is refused.
+    [Fact]
+    public async Task A_retried_reservation_holds_once_and_a_different_quantity_is_a_conflict()
+    {
+        var line = NewLine();
+        await line.ReceiveAsync(new ReceiveCommand("in", 5, "op"));
+        var first = await line.ReserveAsync(Reserve("r", 2));
+        var retries = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => line.ReserveAsync(Reserve("r", 2))));
+        Assert.Equal(StockLineOutcome.Reserved, first.Outcome);
+        Assert.All(retries, r => Assert.Equal(StockLineOutcome.AlreadyReserved, r.Outcome));
+        Assert.Equal(StockLineOutcome.ReservedWithDifferentQuantity, (await line.ReserveAsync(Reserve("r", 3))).Outcome);
+        Assert.Equal(2, (await line.GetAsync()).Reserved);
+    }
+
+    // Proves commit, ship and release through the grain, and that the ledger replays to the live balances.
+    [Fact]
+    public async Task The_ledger_of_a_busy_line_replays_to_its_balances()
+    {
+        var line = NewLine();
+        await line.ReceiveAsync(new ReceiveCommand("in", 10, "op"));
+        await line.ReserveAsync(Reserve("a", 3));
+        await line.ReserveAsync(Reserve("b", 2));
+        Assert.Equal(StockLineOutcome.Committed, (await line.CommitAsync(new HoldCommand("a", "x"))).Outcome);
+        Assert.Equal(StockLineOutcome.Shipped, (await line.ShipAsync(new HoldCommand("a", "x"))).Outcome);
+        Assert.Equal(StockLineOutcome.Released, (await line.ReleaseAsync(new HoldCommand("b", "x"))).Outcome);
+        Assert.Equal(StockLineOutcome.HoldNotFound, (await line.CommitAsync(new HoldCommand("nope", "x"))).Outcome);
+
+        var view = await line.GetAsync();
+        var ledger = (await line.GetLedgerAsync(0, 1_000)).Entries;
+        var replay = new StockGrains.Grains.Stock.StockLineRules(StockKey.Parse(line.GetPrimaryKeyString()));
+        foreach (var entry in ledger)
+        {
+            replay.Apply(entry);
+        }
+
+        Assert.Equal(view, replay.View);
+        Assert.Equal((7L, 0L, 0L), (view.OnHand, view.Reserved, view.Committed));
+        Assert.Equal(
+            [LedgerEntryKind.Received, LedgerEntryKind.Reserved, LedgerEntryKind.Reserved, LedgerEntryKind.Committed, LedgerEntryKind.Shipped, LedgerEntryKind.Released],
+            ledger.Select(e => e.Kind));
+    }
+
+    // Proves the check on every call: once business time passes a hold's expiry, the next read shows it expired.
+    [Fact]
+    public async Task A_hold_expires_at_its_stored_time_on_the_next_call()
+    {
+        var line = NewLine();
+        await line.ReceiveAsync(new ReceiveCommand("in", 4, "op"));
+        await line.ReserveAsync(Reserve("short", 1, ttlSeconds: 30));
+        await line.ReserveAsync(Reserve("long", 1, ttlSeconds: 3_000));
+        Assert.Equal(2, (await line.GetAsync()).Reserved);
+
+        Host.Clock.Advance(TimeSpan.FromSeconds(31));
+        var view = await line.GetAsync();
+        Assert.Equal(1, view.Reserved);
+        Assert.Equal(HoldStatus.Expired, (await line.GetHoldAsync("short"))!.Status);
+        Assert.Equal(HoldStatus.Pending, (await line.GetHoldAsync("long"))!.Status);
+        Assert.Equal(StockLineOutcome.InvalidTransition, (await line.CommitAsync(new HoldCommand("short", "x"))).Outcome);
+    }
+
+    // Proves a deactivated line still expires its holds: a durable reminder row exists, and its callback expires from stored state.
+    [Fact]
+    public async Task A_deactivated_line_expires_its_holds_when_its_reminder_wakes_it()
+    {
+        var line = NewLine();
+        await line.ReceiveAsync(new ReceiveCommand("in", 2, "op"));
+        await line.ReserveAsync(Reserve("h", 2, ttlSeconds: 60));
+        Assert.True(await ReminderRowExistsAsync(line.GetGrainId()), "a durable reminder must be registered while a hold is pending");
+
+        await line.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        Host.Clock.Advance(TimeSpan.FromSeconds(61));
+
+        // What the reminder tick calls; the fresh activation works only from what it loads.
+        await line.ExpireDueHoldsAsync();
+        var ledger = (await line.GetLedgerAsync(0, 100)).Entries;
+        Assert.Equal(LedgerEntryKind.Expired, ledger[^1].Kind);
+        Assert.Equal(0, (await line.GetAsync()).Reserved);
+        Assert.False(await ReminderRowExistsAsync(line.GetGrainId()), "the reminder is removed once no hold is pending");
+    }
+
+    private async Task<bool> ReminderRowExistsAsync(GrainId grainId)
+    {
+        await using var connection = await Host.Database.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM reminders WHERE grain_id = $g";
+        command.Parameters.AddWithValue("$g", grainId.ToString());
+        return (long)(await command.ExecuteScalarAsync())! > 0;
+    }
+}
