@@ -1,0 +1,98 @@
+using StockGrains.Reservations;
+using StockGrains.Stock;
+using StockGrains.Tests.Infrastructure;
+
+namespace StockGrains.Tests.Reservations;
+
+[Collection(nameof(ServerCollection))]
+public sealed class ReservationGrainTests(ServerFixture fixture)
+{
+    private ServerHost Host => fixture.Host;
+
+    private async Task<(string Warehouse, string Sku, IStockLineGrain Line)> StockedAsync(long onHand)
+    {
+        var warehouse = Fresh.Id("w");
+        var sku = Fresh.Id("sku");
+        var line = Host.Grains.GetGrain<IStockLineGrain>(StockKey.Create(warehouse, sku).ToString());
+        await line.ReceiveAsync(new ReceiveCommand("in", onHand, "op"));
+        return (warehouse, sku, line);
+    }
+
+    private IReservationGrain Order() => Host.Grains.GetGrain<IReservationGrain>(Fresh.Id("order"));
+
+    // Proves all or none: when the third line is short, the two lines already held are released and a replay returns the same refusal.
+    [Fact]
+    public async Task A_three_line_order_with_a_short_third_line_holds_nothing()
+    {
+        var a = await StockedAsync(5);
+        var b = await StockedAsync(5);
+        var c = await StockedAsync(1);
+        var order = Order();
+        var request = new PlaceReservation(
+            [new(a.Sku, a.Warehouse, 2), new(b.Sku, b.Warehouse, 3), new(c.Sku, c.Warehouse, 2)], 600, "checkout");
+
+        var result = await order.PlaceAsync(request);
+        Assert.Equal(ReservationOutcome.InsufficientStock, result.Outcome);
+        var shortLine = Assert.Single(result.Reservation!.ShortLines);
+        Assert.Equal((c.Sku, 2L, 1L), (shortLine.Sku, shortLine.Requested, shortLine.Available));
+        Assert.Equal(0, (await a.Line.GetAsync()).Reserved);
+        Assert.Equal(0, (await b.Line.GetAsync()).Reserved);
+        Assert.Equal(0, (await c.Line.GetAsync()).Reserved);
+
+        Assert.Equal(ReservationOutcome.InsufficientStock, (await order.PlaceAsync(request)).Outcome);
+        Assert.Equal(ReservationOutcome.NotFound, (await order.CommitAsync("checkout")).Outcome);
+    }
+
+    // Proves an order moves every line through commit and ship together, and repeats are harmless.
+    [Fact]
+    public async Task Commit_and_ship_move_every_line_together()
+    {
+        var a = await StockedAsync(5);
+        var b = await StockedAsync(5);
+        var order = Order();
+        await order.PlaceAsync(new PlaceReservation([new(a.Sku, a.Warehouse, 2), new(b.Sku, b.Warehouse, 1)], 600, "checkout"));
+
+        Assert.Equal(ReservationOutcome.InvalidTransition, (await order.ShipAsync("picker")).Outcome);
+        Assert.Equal(ReservationOutcome.Committed, (await order.CommitAsync("picker")).Outcome);
+        Assert.Equal(ReservationOutcome.Unchanged, (await order.CommitAsync("picker")).Outcome);
+        Assert.Equal(2, (await a.Line.GetAsync()).Committed);
+        Assert.Equal(ReservationOutcome.Shipped, (await order.ShipAsync("picker")).Outcome);
+        Assert.Equal(ReservationOutcome.InvalidTransition, (await order.ReleaseAsync("picker")).Outcome);
+
+        var lineA = await a.Line.GetAsync();
+        var lineB = await b.Line.GetAsync();
+        Assert.Equal((3L, 0L, 0L), (lineA.OnHand, lineA.Reserved, lineA.Committed));
+        Assert.Equal((4L, 0L, 0L), (lineB.OnHand, lineB.Reserved, lineB.Committed));
+    }
+
+    // Proves an order expires at its stored time: every line's hold is let go, and commit afterwards is refused.
+    [Fact]
+    public async Task An_order_expires_at_its_time_and_frees_every_line()
+    {
+        var a = await StockedAsync(3);
+        var order = Order();
+        await order.PlaceAsync(new PlaceReservation([new(a.Sku, a.Warehouse, 3)], 120, "checkout"));
+        Assert.Equal(0, (await a.Line.GetAsync()).Available);
+
+        Host.Clock.Advance(TimeSpan.FromSeconds(121));
+        var result = await order.GetAsync();
+        Assert.Equal(ReservationStatus.Expired, result.Reservation!.Status);
+        Assert.Equal(3, (await a.Line.GetAsync()).Available);
+        Assert.Equal(ReservationOutcome.InvalidTransition, (await order.CommitAsync("checkout")).Outcome);
+        Assert.Equal(ReservationOutcome.Unchanged, (await order.ReleaseAsync("checkout")).Outcome);
+    }
+
+    // Proves a released order frees its units and a second release is unchanged.
+    [Fact]
+    public async Task A_released_order_frees_its_units_once()
+    {
+        var a = await StockedAsync(4);
+        var order = Order();
+        await order.PlaceAsync(new PlaceReservation([new(a.Sku, a.Warehouse, 4)], 600, "checkout"));
+        Assert.Equal(ReservationOutcome.Released, (await order.ReleaseAsync("checkout")).Outcome);
+        Assert.Equal(ReservationOutcome.Unchanged, (await order.ReleaseAsync("checkout")).Outcome);
+        Assert.Equal(4, (await a.Line.GetAsync()).Available);
+        var kinds = (await a.Line.GetLedgerAsync(0, 100)).Entries.Select(e => e.Kind).ToList();
+        Assert.Equal([LedgerEntryKind.Received, LedgerEntryKind.Reserved, LedgerEntryKind.Released], kinds);
+    }
+}
