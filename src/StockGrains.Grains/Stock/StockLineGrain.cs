@@ -126,6 +126,15 @@ public sealed partial class StockLineGrain(
         await ScheduleExpiryAsync();
     }
 
+    /// <summary>The one-shot expiry timer fired: forget it so that the next schedule arms a new one, even for the same time.</summary>
+    private Task OnExpiryTimerAsync()
+    {
+        _expiryTimer?.Dispose();
+        _expiryTimer = null;
+        _timerDue = null;
+        return ExpireDueHoldsAsync();
+    }
+
     public Task ReceiveReminder(string reminderName, TickStatus status) =>
         reminderName == ExpiryReminder ? ExpireDueHoldsAsync() : Task.CompletedTask;
 
@@ -326,7 +335,7 @@ public sealed partial class StockLineGrain(
             {
                 var wait = due - time.GetUtcNow();
                 _expiryTimer = this.RegisterGrainTimer(
-                    static (grain, _) => grain.ExpireDueHoldsAsync(),
+                    static (grain, _) => grain.OnExpiryTimerAsync(),
                     this,
                     new GrainTimerCreationOptions(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, Timeout.InfiniteTimeSpan) { Interleave = true });
             }

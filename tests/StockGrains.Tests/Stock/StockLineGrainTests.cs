@@ -124,6 +124,27 @@ public sealed class StockLineGrainTests(ServerFixture fixture)
         Assert.False(await ReminderRowExistsAsync(line.GetGrainId()), "the reminder is removed once no hold is pending");
     }
 
+    // Proves the timer while active: with no call at all, an active line expires a due hold by itself.
+    [Fact]
+    public async Task An_active_line_expires_a_due_hold_without_being_called()
+    {
+        var line = NewLine();
+        await line.ReceiveAsync(new ReceiveCommand("in", 1, "op"));
+        await line.ReserveAsync(Reserve("h", 1, ttlSeconds: 1));
+        Host.Clock.Advance(TimeSpan.FromSeconds(2));
+
+        // Read the store directly: a call to the grain would expire the hold through the check on every call instead.
+        var expired = false;
+        for (var attempt = 0; attempt < 100 && !expired; attempt++)
+        {
+            await Task.Delay(100);
+            var entries = await Host.Store.ReadAsync(line.GetPrimaryKeyString(), 0, 100);
+            expired = entries.Any(e => e.Kind == LedgerEntryKind.Expired);
+        }
+
+        Assert.True(expired, "the line's timer should have expired the hold within about a second");
+    }
+
     private async Task<bool> ReminderRowExistsAsync(GrainId grainId)
     {
         await using var connection = await Host.Database.OpenAsync();
