@@ -162,8 +162,10 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
             p[name] = insert.Parameters.Add(name, SqliteType.Text);
         }
 
-        using var savepoint = connection.CreateCommand();
-        savepoint.Transaction = transaction;
+        // Each statement is its own prepared command: changing a command's text would compile it again every time.
+        using var savepoint = Prepared(connection, transaction, "SAVEPOINT append");
+        using var release = Prepared(connection, transaction, "RELEASE append");
+        using var rollback = Prepared(connection, transaction, "ROLLBACK TO append");
 
         foreach (var append in batch)
         {
@@ -176,7 +178,6 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
                 continue;
             }
 
-            savepoint.CommandText = "SAVEPOINT append";
             savepoint.ExecuteNonQuery();
             try
             {
@@ -202,19 +203,26 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
                     insert.ExecuteNonQuery();
                 }
 
-                savepoint.CommandText = "RELEASE append";
-                savepoint.ExecuteNonQuery();
+                release.ExecuteNonQuery();
             }
             catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
             {
                 // A constraint refused the append (a sequence or operation id already taken): undo only this append.
-                savepoint.CommandText = "ROLLBACK TO append; RELEASE append";
-                savepoint.ExecuteNonQuery();
+                rollback.ExecuteNonQuery();
+                release.ExecuteNonQuery();
                 append.Failure = new LedgerConflictException($"Line {append.Line}: {ex.Message}");
             }
         }
 
         transaction.Commit();
+    }
+
+    private static SqliteCommand Prepared(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
     }
 
     private static async Task<IReadOnlyList<LedgerEntry>> ReadEntriesAsync(SqliteCommand command, CancellationToken cancellationToken)
