@@ -21,24 +21,46 @@ public sealed class SqliteDatabase
         }.ToString();
     }
 
-    /// <summary>The ADO.NET invariant name of Microsoft.Data.Sqlite, named explicitly: Orleans defaults to SQL Server.</summary>
-    public const string Invariant = "Microsoft.Data.Sqlite";
+    /// <summary>
+    /// The ADO.NET invariant Orleans maps to Microsoft.Data.Sqlite's factory. Named explicitly: Orleans' ADO.NET
+    /// providers default to SQL Server, and they know no invariant called "Microsoft.Data.Sqlite".
+    /// </summary>
+    public const string Invariant = "System.Data.SQLite";
 
     public string Path { get; }
 
     public string ConnectionString { get; }
 
-    /// <summary>Creates the folder and the file, switches the file to WAL, and applies every schema script in order.</summary>
+    /// <summary>
+    /// Creates the folder and the file, switches the file to WAL, and applies each numbered schema script
+    /// (<c>sqlite-NNN-*.sql</c>) that the file has not recorded yet, each in one transaction with its version row.
+    /// A script that is already recorded is never run again, so a script may alter tables.
+    /// </summary>
     public void Initialize()
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         using var connection = new SqliteConnection(ConnectionString);
         connection.Open();
         Execute(connection, "PRAGMA journal_mode=WAL;");
-        foreach (var script in Scripts("sqlite-"))
+        Execute(connection, "CREATE TABLE IF NOT EXISTS stockgrains_schema (version INTEGER NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL);");
+        foreach (var (version, script) in Scripts("sqlite-"))
         {
-            using var transaction = connection.BeginTransaction();
-            Execute(connection, script, transaction);
+            // BEGIN IMMEDIATE takes the write lock first, so two processes starting on one file apply a script once.
+            using var transaction = connection.BeginTransaction(deferred: false);
+            using var check = connection.CreateCommand();
+            check.Transaction = transaction;
+            check.CommandText = "SELECT COUNT(*) FROM stockgrains_schema WHERE version = $v";
+            check.Parameters.AddWithValue("$v", version);
+            if ((long)check.ExecuteScalar()! == 0)
+            {
+                Execute(connection, script, transaction);
+                using var record = connection.CreateCommand();
+                record.Transaction = transaction;
+                record.CommandText = "INSERT INTO stockgrains_schema (version, applied_at) VALUES ($v, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+                record.Parameters.AddWithValue("$v", version);
+                record.ExecuteNonQuery();
+            }
+
             transaction.Commit();
         }
     }
@@ -66,14 +88,18 @@ public sealed class SqliteDatabase
     /// <summary>Opens a connection for a write outside the ledger writer, with the same durability settings.</summary>
     public Task<SqliteConnection> OpenWriterAsync() => OpenWriterAsync(ConnectionString);
 
-    internal static IEnumerable<string> Scripts(string prefix)
+    /// <summary>The embedded schema scripts whose names start with <paramref name="prefix"/>, by version number.</summary>
+    internal static IEnumerable<(int Version, string Text)> Scripts(string prefix)
     {
         var assembly = typeof(SqliteDatabase).Assembly;
-        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.Contains($".Sql.{prefix}", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        var marker = $".Sql.{prefix}";
+        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.Contains(marker, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
+            var tail = name[(name.IndexOf(marker, StringComparison.Ordinal) + marker.Length)..];
+            var version = int.Parse(tail[..tail.IndexOf('-')], System.Globalization.CultureInfo.InvariantCulture);
             using var stream = assembly.GetManifestResourceStream(name)!;
             using var reader = new StreamReader(stream);
-            yield return reader.ReadToEnd();
+            yield return (version, reader.ReadToEnd());
         }
     }
 

@@ -1,20 +1,26 @@
-using Orleans.Runtime.Hosting;
 using StockGrains.Grains;
 using StockGrains.Grains.Storage;
 
 namespace StockGrains.Server.Hosting;
 
 /// <summary>
-/// Orleans grain storage and reminders on the embedded SQLite file. Orleans' ADO.NET providers know no SQLite
-/// dialect (their invariant table has no entry for Microsoft.Data.Sqlite), so the embedded store brings its own
-/// small implementations over the same file; cluster mode uses the ADO.NET providers on PostgreSQL.
+/// Orleans grain storage (line snapshots, order reservations) and durable reminders on the embedded SQLite file,
+/// through Orleans' ADO.NET providers and the project's own SQLite queries (<c>sqlite-002-orleans.sql</c>).
 /// </summary>
 public static class EmbeddedOrleansStorage
 {
-    public static void Configure(ISiloBuilder silo)
+    public static void Configure(ISiloBuilder silo, SqliteDatabase database)
     {
-        silo.Services.AddGrainStorage(StorageNames.Snapshots, (sp, _) => ActivatorUtilities.CreateInstance<SqliteGrainStorage>(sp));
-        silo.Services.AddSingleton<IReminderTable, SqliteReminderTable>();
-        silo.AddReminders();
+        silo.AddAdoNetGrainStorage(StorageNames.Snapshots, o =>
+        {
+            o.Invariant = SqliteDatabase.Invariant;
+            o.ConnectionString = database.ConnectionString;
+            o.GrainStorageSerializer = new SnapshotSerializer();
+        });
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = SqliteDatabase.Invariant;
+            o.ConnectionString = database.ConnectionString;
+        });
     }
 }

@@ -51,7 +51,7 @@ public static partial class StockGrainsHost
                 o.ClusterId = settings.ClusterId;
             });
             silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
-            EmbeddedOrleansStorage.Configure(silo);
+            EmbeddedOrleansStorage.Configure(silo, database);
         });
 
         services.ConfigureHttpJsonOptions(o =>

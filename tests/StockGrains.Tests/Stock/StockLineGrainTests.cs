@@ -149,7 +149,7 @@ public sealed class StockLineGrainTests(ServerFixture fixture)
     {
         await using var connection = await Host.Database.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM reminders WHERE grain_id = $g";
+        command.CommandText = "SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId = $g";
         command.Parameters.AddWithValue("$g", grainId.ToString());
         return (long)(await command.ExecuteScalarAsync())! > 0;
     }

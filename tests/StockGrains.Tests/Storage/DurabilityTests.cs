@@ -55,7 +55,7 @@ public sealed class DurabilityTests
     {
         await using var connection = await host.Database.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM grain_state WHERE state_name = 'line'";
+        command.CommandText = "SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = 'w1/mug' AND PayloadBinary IS NOT NULL";
         return (long)(await command.ExecuteScalarAsync())!;
     }
 }

@@ -1,4 +1,4 @@
--- StockGrains ledger, SQLite dialect, version 1. Applied at every start-up; every statement is idempotent.
+-- StockGrains ledger, SQLite dialect, schema version 1.
 -- The ledger is append-only: one row per change to a line, never updated, never deleted.
 CREATE TABLE IF NOT EXISTS stock_ledger (
     line               TEXT    NOT NULL,
@@ -35,10 +35,3 @@ CREATE TRIGGER IF NOT EXISTS stock_ledger_no_delete BEFORE DELETE ON stock_ledge
 BEGIN
     SELECT RAISE(ABORT, 'stock_ledger is append-only');
 END;
-
-CREATE TABLE IF NOT EXISTS stockgrains_schema (
-    version    INTEGER NOT NULL PRIMARY KEY,
-    applied_at TEXT    NOT NULL
-);
-
-INSERT OR IGNORE INTO stockgrains_schema (version, applied_at) VALUES (1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
