@@ -32,6 +32,27 @@ public interface IStockLineGrain : IGrainWithStringKey
     [Alias("SetPolicy")]
     Task<StockLineResult> SetPolicyAsync(SetPolicyCommand command);
 
+    [Alias("Adjust")]
+    Task<StockLineResult> AdjustAsync(AdjustCommand command);
+
+    [Alias("Count")]
+    Task<StockLineResult> CountAsync(CountCommand command);
+
+    [Alias("ResolveApproval")]
+    Task<StockLineResult> ResolveApprovalAsync(ResolveApprovalCommand command);
+
+    [Alias("Return")]
+    Task<StockLineResult> ReturnAsync(ReturnCommand command);
+
+    [Alias("TransferOut")]
+    Task<StockLineResult> TransferOutAsync(TransferCommand command);
+
+    [Alias("TransferIn")]
+    Task<StockLineResult> TransferInAsync(TransferCommand command);
+
+    [Alias("GetApprovals")]
+    Task<IReadOnlyList<ApprovalView>> GetApprovalsAsync();
+
     [Alias("GetHold")]
     Task<HoldView?> GetHoldAsync(string reservationId);
 

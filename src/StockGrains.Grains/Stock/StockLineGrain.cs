@@ -50,7 +50,7 @@ public sealed partial class StockLineGrain(
         }
 
         var stored = snapshot.RecordExists ? snapshot.State : null;
-        _rules = StockLineRules.FromSnapshot(key, stored, _options.RememberLimit);
+        _rules = StockLineRules.FromSnapshot(key, stored, _options.RememberLimit, _options.CountApprovalThreshold);
         _snapshotAt = _rules.Sequence;
         while (true)
         {
@@ -99,6 +99,47 @@ public sealed partial class StockLineGrain(
 
     public Task<StockLineResult> SetPolicyAsync(SetPolicyCommand command) =>
         RunAsync(command.OperationId, now => _rules.SetPolicy(command, now));
+
+    public Task<StockLineResult> AdjustAsync(AdjustCommand command) =>
+        RunAsync(command.OperationId, now => _rules.Adjust(command, now));
+
+    public async Task<StockLineResult> CountAsync(CountCommand command)
+    {
+        // On hand at the count's starting point comes from the ledger: a count while selling keeps every movement since.
+        long? onHandAtStart = null;
+        if (command.CountStartedAtSequence is { } start and > 0 && start < _rules.Sequence)
+        {
+            await WaitDurableAsync(start);
+            var page = await store.ReadAsync(_line, start - 1, 1);
+            onHandAtStart = page.Count == 1 && page[0].Sequence == start ? page[0].OnHandAfter : null;
+        }
+        else if (command.CountStartedAtSequence == 0)
+        {
+            onHandAtStart = 0;
+        }
+
+        return await RunAsync(command.OperationId, now => _rules.Count(command, onHandAtStart, now));
+    }
+
+    public Task<StockLineResult> ResolveApprovalAsync(ResolveApprovalCommand command) =>
+        RunAsync(command.ApprovalId, now => _rules.ResolveApproval(command, now));
+
+    public Task<StockLineResult> ReturnAsync(ReturnCommand command) =>
+        RunAsync(command.OperationId, now => _rules.Return(command, now));
+
+    public Task<StockLineResult> TransferOutAsync(TransferCommand command) =>
+        RunAsync(command.TransferId, now => _rules.TransferOut(command, now));
+
+    public Task<StockLineResult> TransferInAsync(TransferCommand command) =>
+        RunAsync(command.TransferId, now => _rules.TransferIn(command, now));
+
+    public async Task<IReadOnlyList<ApprovalView>> GetApprovalsAsync()
+    {
+        ThrowIfBroken();
+        ExpireDue();
+        await WaitDurableAsync(_rules.Sequence);
+        return _rules.PendingApprovals.ToList();
+    }
 
     public async Task<HoldView?> GetHoldAsync(string reservationId)
     {

@@ -23,6 +23,10 @@ public sealed class StockLineOptions
     [Range(1, 1_000_000)]
     public int MaxExpiriesPerTurn { get; set; } = 1_000;
 
+    /// <summary>A count whose variance exceeds this many base units, either way, waits for a second person.</summary>
+    [Range(0, 1_000_000_000)]
+    public long CountApprovalThreshold { get; set; } = 100;
+
     /// <summary>Ledger entries read per page while replaying on activation.</summary>
     [Range(1, 100_000)]
     public int ReplayPageSize { get; set; } = 1_000;

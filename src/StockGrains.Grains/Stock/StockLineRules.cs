@@ -23,13 +23,20 @@ public sealed class StockLineRules
     private readonly Dictionary<string, LedgerEntry> _operations = new(StringComparer.Ordinal);
     private readonly Queue<string> _forgettable = new();
     private readonly PriorityQueue<string, DateTimeOffset> _expiries = new();
+    private readonly Dictionary<string, Approval> _approvals = new(StringComparer.Ordinal);
     private readonly int _rememberLimit;
+    private readonly long _countApprovalThreshold;
 
-    public StockLineRules(StockKey key, int rememberLimit = DefaultRememberLimit)
+    /// <param name="key">The line.</param>
+    /// <param name="rememberLimit">Finished operations kept in memory before the oldest are forgotten.</param>
+    /// <param name="countApprovalThreshold">A count whose variance exceeds this many units (either way) waits for approval.</param>
+    public StockLineRules(StockKey key, int rememberLimit = DefaultRememberLimit, long countApprovalThreshold = long.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rememberLimit, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(countApprovalThreshold);
         Key = key;
         _rememberLimit = rememberLimit;
+        _countApprovalThreshold = countApprovalThreshold;
     }
 
     public StockKey Key { get; }
@@ -44,6 +51,15 @@ public sealed class StockLineRules
 
     public NegativeStockPolicy Policy { get; private set; }
 
+    /// <summary>Whether the policy was set on the line itself (a SKU-level change then leaves it alone).</summary>
+    public PolicySource PolicySource { get; private set; } = PolicySource.Sku;
+
+    /// <summary>The sequence of the movement that raised the open negative-stock alert; null when none is open.</summary>
+    public long? AlertCause { get; private set; }
+
+    public IEnumerable<ApprovalView> PendingApprovals =>
+        _approvals.Values.Where(a => a.Status == ApprovalStatus.Pending).OrderBy(a => a.Request.Sequence).Select(ToView);
+
     public long Sequence { get; private set; }
 
     public long Available => OnHand - Reserved - SafetyStock;
@@ -53,7 +69,19 @@ public sealed class StockLineRules
 
     public int OpenHoldCount { get; private set; }
 
-    public StockLineView View => new(Key.Warehouse, Key.Sku, OnHand, Reserved, Committed, SafetyStock, Available, Sequence, Policy);
+    public StockLineView View => new(Key.Warehouse, Key.Sku, OnHand, Reserved, Committed, SafetyStock, Available, Sequence, Policy)
+    {
+        Backordered = Math.Max(0, Reserved - Math.Max(0, OnHand)),
+        AlertCause = AlertCause,
+        PendingApprovals = _approvals.Values.Count(a => a.Status == ApprovalStatus.Pending),
+    };
+
+    /// <summary>
+    /// A line is negative when it holds more than it physically has (or has less than nothing). Under <c>allow</c>
+    /// holding more than on hand is a backorder by choice, not an error; on hand below zero always is.
+    /// </summary>
+    public static bool IsNegative(long onHand, long reserved, NegativeStockPolicy policy) =>
+        onHand < 0 || (policy != NegativeStockPolicy.Allow && onHand < reserved);
 
     public IEnumerable<Hold> Holds => _holds.Values;
 
@@ -80,29 +108,22 @@ public sealed class StockLineRules
     /// True when <paramref name="id"/> (an operation or reservation id) is unknown here but might be known to the
     /// store, because this line has forgotten old operations. The caller looks it up and calls <see cref="Remember"/>.
     /// </summary>
-    public bool NeedsLookup(string id) => HasForgotten && !_holds.ContainsKey(id) && !_operations.ContainsKey(id);
+    public bool NeedsLookup(string id) => HasForgotten && !_holds.ContainsKey(id) && !_operations.ContainsKey(id) && !_approvals.ContainsKey(id);
 
     public Decision Receive(ReceiveCommand command, DateTimeOffset now)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(command.Quantity, 1);
         var fingerprint = $"receive|{command.Quantity}|{command.Reference}";
-        if (_operations.TryGetValue(command.OperationId, out var earlier))
+        if (Earlier(command.OperationId, fingerprint) is { } replay)
         {
-            return earlier.Fingerprint == fingerprint
-                ? Replay(StockLineOutcome.AlreadyReceived, earlier)
-                : Refuse(StockLineOutcome.OperationIdReused, earlier.Sequence);
+            return replay;
         }
 
-        if (_holds.ContainsKey(command.OperationId))
-        {
-            return Refuse(StockLineOutcome.OperationIdReused, Sequence);
-        }
-
-        var entry = Next(LedgerEntryKind.Received, command.Quantity, command.OperationId, command.Actor, now, fingerprint) with
+        var entry = Finish(Next(LedgerEntryKind.Received, command.Quantity, command.OperationId, command.Actor, now, fingerprint) with
         {
             Reference = command.Reference,
             OnHandAfter = OnHand + command.Quantity,
-        };
+        });
         Apply(entry);
         return new Decision(new StockLineResult(StockLineOutcome.Received, View, null), entry, entry.Sequence);
     }
@@ -118,7 +139,8 @@ public sealed class StockLineRules
                 return Refuse(StockLineOutcome.ReservedWithDifferentQuantity, hold.Sequence, hold);
             }
 
-            var outcome = hold.Status == HoldStatus.Refused ? StockLineOutcome.InsufficientStock : StockLineOutcome.AlreadyReserved;
+            var outcome = hold.Status != HoldStatus.Refused ? StockLineOutcome.AlreadyReserved
+                : hold.RefusalReason == "negative_stock_alert" ? StockLineOutcome.BlockedByAlert : StockLineOutcome.InsufficientStock;
             return new Decision(new StockLineResult(outcome, View, hold.ToView(), Replayed: true), null, hold.Sequence);
         }
 
@@ -127,8 +149,9 @@ public sealed class StockLineRules
             return Refuse(StockLineOutcome.OperationIdReused, Sequence);
         }
 
-        var fits = Policy == NegativeStockPolicy.Allow || Available >= command.Quantity;
-        var entry = fits
+        var blocked = AlertCause is not null;
+        var fits = !blocked && (Policy == NegativeStockPolicy.Allow || Available >= command.Quantity);
+        var entry = Finish(fits
             ? Next(LedgerEntryKind.Reserved, command.Quantity, command.ReservationId, command.Actor, now, fingerprint) with
             {
                 ReservationId = command.ReservationId,
@@ -141,11 +164,12 @@ public sealed class StockLineRules
                 ReservationId = command.ReservationId,
                 ExpiresAt = command.ExpiresAt,
                 Reference = command.Reference,
-                Reason = "insufficient_stock",
-            };
+                Reason = blocked ? "negative_stock_alert" : "insufficient_stock",
+            });
         Apply(entry);
         var result = new StockLineResult(
-            fits ? StockLineOutcome.Reserved : StockLineOutcome.InsufficientStock, View, _holds[command.ReservationId].ToView());
+            fits ? StockLineOutcome.Reserved : blocked ? StockLineOutcome.BlockedByAlert : StockLineOutcome.InsufficientStock,
+            View, _holds[command.ReservationId].ToView());
         return new Decision(result, entry, entry.Sequence);
     }
 
@@ -164,26 +188,218 @@ public sealed class StockLineRules
     public Decision SetPolicy(SetPolicyCommand command, DateTimeOffset now)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(command.SafetyStock);
-        var fingerprint = $"policy|{command.NegativeStock}|{command.SafetyStock}";
-        if (_operations.TryGetValue(command.OperationId, out var earlier))
+        var fingerprint = $"policy|{command.NegativeStock}|{command.SafetyStock}|{command.Source}";
+        if (Earlier(command.OperationId, fingerprint) is { } replay)
         {
-            return earlier.Fingerprint == fingerprint
-                ? Replay(StockLineOutcome.AlreadyPolicyChanged, earlier)
-                : Refuse(StockLineOutcome.OperationIdReused, earlier.Sequence);
+            return replay;
         }
 
-        if (_holds.ContainsKey(command.OperationId))
+        if (command.Source == PolicySource.Sku && PolicySource == PolicySource.Line)
         {
-            return Refuse(StockLineOutcome.OperationIdReused, Sequence);
+            // The line's own policy outranks the SKU's default.
+            return new Decision(new StockLineResult(StockLineOutcome.AlreadyPolicyChanged, View, null), null, Sequence);
         }
 
-        var entry = Next(LedgerEntryKind.PolicyChanged, 0, command.OperationId, command.Actor, now, fingerprint) with
+        var entry = Finish(Next(LedgerEntryKind.PolicyChanged, 0, command.OperationId, command.Actor, now, fingerprint) with
         {
-            SafetyStockAfter = command.SafetyStock,
+            SafetyStockAfter = command.Source == PolicySource.Sku ? SafetyStock : command.SafetyStock,
             PolicyAfter = command.NegativeStock,
-        };
+            Reason = command.Source == PolicySource.Sku ? "sku" : "line",
+        });
         Apply(entry);
         return new Decision(new StockLineResult(StockLineOutcome.PolicyChanged, View, null), entry, entry.Sequence);
+    }
+
+    /// <summary>
+    /// An operator adjustment. A write-off may take only units that no reservation holds: otherwise it is refused
+    /// (<c>block</c>), parked for a second person (<c>approval</c>), or applied (<c>allow</c>).
+    /// </summary>
+    public Decision Adjust(AdjustCommand command, DateTimeOffset now)
+    {
+        if (command.QuantityDelta == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(command), "An adjustment moves at least one unit.");
+        }
+
+        var reason = AdjustmentReasonText(command.Reason);
+        var fingerprint = $"adjust|{command.QuantityDelta}|{reason}|{command.Reference}|{command.Note}";
+        if (Earlier(command.OperationId, fingerprint) is { } replay)
+        {
+            return replay;
+        }
+
+        var onHandAfter = OnHand + command.QuantityDelta;
+        var takesHeldUnits = command.QuantityDelta < 0 && onHandAfter < Reserved;
+        var kind = !takesHeldUnits || Policy == NegativeStockPolicy.Allow ? LedgerEntryKind.Adjusted
+            : Policy == NegativeStockPolicy.Approval ? LedgerEntryKind.ApprovalRequested
+            : LedgerEntryKind.Refused;
+        var entry = Finish(Next(kind, command.QuantityDelta, command.OperationId, command.Actor, now, fingerprint) with
+        {
+            Reason = kind == LedgerEntryKind.Refused ? (onHandAfter < 0 ? "insufficient_on_hand" : "units_reserved") : reason,
+            Reference = command.Reference,
+            Note = command.Note,
+            Unit = command.Entered?.Unit,
+            UnitQuantity = command.Entered?.Quantity,
+            ApprovalId = kind == LedgerEntryKind.ApprovalRequested ? command.OperationId : null,
+            OnHandAfter = kind == LedgerEntryKind.Adjusted ? onHandAfter : OnHand,
+        });
+        Apply(entry);
+        return Decided(entry);
+    }
+
+    /// <summary>
+    /// A physical count. The variance is <c>counted − on hand at the sequence the count started</c>
+    /// (<paramref name="onHandAtStart"/>, read from the ledger by the caller; now when the count names no sequence),
+    /// so movements that landed while people counted are kept. A variance over the threshold waits for approval.
+    /// </summary>
+    public Decision Count(CountCommand command, long? onHandAtStart, DateTimeOffset now)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(command.CountedQuantity);
+        var fingerprint = $"count|{command.CountedQuantity}|{command.CountStartedAtSequence}|{command.Note}";
+        if (Earlier(command.OperationId, fingerprint) is { } replay)
+        {
+            return replay;
+        }
+
+        if (command.CountStartedAtSequence is { } start && (start < 0 || start > Sequence))
+        {
+            return Refuse(StockLineOutcome.CountSequenceInvalid, Sequence);
+        }
+
+        var baseline = command.CountStartedAtSequence is null || command.CountStartedAtSequence == Sequence ? OnHand
+            : onHandAtStart ?? throw new ArgumentNullException(nameof(onHandAtStart), "A count at an earlier sequence needs on hand at that sequence.");
+        var variance = command.CountedQuantity - baseline;
+        var needsApproval = Math.Abs(variance) > _countApprovalThreshold;
+        var kind = needsApproval ? LedgerEntryKind.ApprovalRequested : LedgerEntryKind.Counted;
+        var entry = Finish(Next(kind, variance, command.OperationId, command.Actor, now, fingerprint) with
+        {
+            Reason = "count",
+            Note = command.Note,
+            Unit = command.Entered?.Unit,
+            UnitQuantity = command.Entered?.Quantity,
+            CountedQuantity = command.CountedQuantity,
+            CountStartedAtSequence = command.CountStartedAtSequence,
+            ApprovalId = needsApproval ? command.OperationId : null,
+            OnHandAfter = needsApproval ? OnHand : OnHand + variance,
+        });
+        Apply(entry);
+        return Decided(entry);
+    }
+
+    /// <summary>
+    /// Approves or rejects a pending approval. The approver must be another person, and approval re-checks the line
+    /// as it is now: a write-off can never take more units than are on hand at all.
+    /// </summary>
+    public Decision ResolveApproval(ResolveApprovalCommand command, DateTimeOffset now)
+    {
+        if (!_approvals.TryGetValue(command.ApprovalId, out var approval))
+        {
+            return Refuse(StockLineOutcome.ApprovalNotFound, Sequence);
+        }
+
+        if (approval.Status != ApprovalStatus.Pending)
+        {
+            var outcome = approval.Status == ApprovalStatus.Approved ? StockLineOutcome.AlreadyApproved : StockLineOutcome.AlreadyRejected;
+            return new Decision(new StockLineResult(outcome, View, null, Replayed: true) { Approval = ToView(approval) }, null, Sequence);
+        }
+
+        var request = approval.Request;
+        if (string.Equals(command.Actor, request.Actor, StringComparison.Ordinal))
+        {
+            return new Decision(new StockLineResult(StockLineOutcome.SameActor, View, null) { Approval = ToView(approval) }, null, Sequence);
+        }
+
+        if (command.Approve && OnHand + request.Quantity < 0 && Policy != NegativeStockPolicy.Allow)
+        {
+            return new Decision(new StockLineResult(StockLineOutcome.InsufficientOnHand, View, null) { Approval = ToView(approval) }, null, Sequence);
+        }
+
+        var isCount = request.Reason == "count";
+        var kind = !command.Approve ? LedgerEntryKind.ApprovalRejected : isCount ? LedgerEntryKind.Counted : LedgerEntryKind.Adjusted;
+        var entry = Finish(Next(kind, request.Quantity, $"{command.ApprovalId}:{(command.Approve ? "approve" : "reject")}", command.Actor, now,
+            command.Approve ? "approve" : "reject") with
+        {
+            Reason = request.Reason,
+            Reference = request.Reference,
+            Note = command.Note ?? request.Note,
+            Unit = request.Unit,
+            UnitQuantity = request.UnitQuantity,
+            CountedQuantity = request.CountedQuantity,
+            CountStartedAtSequence = request.CountStartedAtSequence,
+            ApprovalId = command.ApprovalId,
+            OnHandAfter = command.Approve ? OnHand + request.Quantity : OnHand,
+        });
+        Apply(entry);
+        var result = new StockLineResult(command.Approve ? StockLineOutcome.Approved : StockLineOutcome.Rejected, View, null)
+        {
+            Approval = ToView(approval),
+        };
+        return new Decision(result, entry, entry.Sequence);
+    }
+
+    /// <summary>A customer return restocks on hand.</summary>
+    public Decision Return(ReturnCommand command, DateTimeOffset now)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(command.Quantity, 1);
+        var fingerprint = $"return|{command.Quantity}|{command.Reason}|{command.Reference}|{command.Note}";
+        if (Earlier(command.OperationId, fingerprint) is { } replay)
+        {
+            return replay;
+        }
+
+        var entry = Finish(Next(LedgerEntryKind.Returned, command.Quantity, command.OperationId, command.Actor, now, fingerprint) with
+        {
+            Reason = command.Reason,
+            Reference = command.Reference,
+            Note = command.Note,
+            Unit = command.Entered?.Unit,
+            UnitQuantity = command.Entered?.Quantity,
+            OnHandAfter = OnHand + command.Quantity,
+        });
+        Apply(entry);
+        return Decided(entry);
+    }
+
+    /// <summary>Units leave for another warehouse. A transfer never takes units a reservation holds.</summary>
+    public Decision TransferOut(TransferCommand command, DateTimeOffset now)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(command.Quantity, 1);
+        var fingerprint = $"transfer-out|{command.Quantity}|{command.OtherWarehouse}";
+        if (Earlier(command.TransferId, fingerprint) is { } replay)
+        {
+            return replay;
+        }
+
+        var onHandAfter = OnHand - command.Quantity;
+        var fits = onHandAfter >= Reserved && onHandAfter >= 0;
+        var entry = Finish(Next(fits ? LedgerEntryKind.TransferredOut : LedgerEntryKind.Refused, command.Quantity, command.TransferId,
+            command.Actor, now, fingerprint) with
+        {
+            Reason = fits ? null : onHandAfter < 0 ? "insufficient_on_hand" : "units_reserved",
+            Counterparty = command.OtherWarehouse,
+            OnHandAfter = fits ? onHandAfter : OnHand,
+        });
+        Apply(entry);
+        return Decided(entry);
+    }
+
+    /// <summary>Units arrive from another warehouse.</summary>
+    public Decision TransferIn(TransferCommand command, DateTimeOffset now)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(command.Quantity, 1);
+        var fingerprint = $"transfer-in|{command.Quantity}|{command.OtherWarehouse}";
+        if (Earlier(command.TransferId, fingerprint) is { } replay)
+        {
+            return replay;
+        }
+
+        var entry = Finish(Next(LedgerEntryKind.TransferredIn, command.Quantity, command.TransferId, command.Actor, now, fingerprint) with
+        {
+            Counterparty = command.OtherWarehouse,
+            OnHandAfter = OnHand + command.Quantity,
+        });
+        Apply(entry);
+        return Decided(entry);
     }
 
     /// <summary>Expires every pending hold whose stored expiry time has come, oldest first.</summary>
@@ -193,7 +409,7 @@ public sealed class StockLineRules
         while ((entries?.Count ?? 0) < max && NextExpiry is { } due && due <= now)
         {
             var id = _expiries.Dequeue();
-            var entry = TransitionEntry(_holds[id], LedgerEntryKind.Expired, "system", now);
+            var entry = Finish(TransitionEntry(_holds[id], LedgerEntryKind.Expired, "system", now));
             Apply(entry);
             (entries ??= []).Add(entry);
         }
@@ -213,7 +429,7 @@ public sealed class StockLineRules
         }
 
         Hold? hold = null;
-        if (entry.ReservationId is { } reservationId && entry.Kind is not (LedgerEntryKind.Reserved or LedgerEntryKind.Refused))
+        if (entry.ReservationId is { } reservationId && entry.Kind is not (LedgerEntryKind.Reserved or LedgerEntryKind.Refused or LedgerEntryKind.Returned))
         {
             if (!_holds.TryGetValue(reservationId, out hold))
             {
@@ -224,11 +440,31 @@ public sealed class StockLineRules
         long onHand = OnHand, reserved = Reserved, committed = Committed;
         switch (entry.Kind)
         {
-            case LedgerEntryKind.Received:
+            case LedgerEntryKind.Received or LedgerEntryKind.Returned or LedgerEntryKind.TransferredIn:
                 onHand += entry.Quantity;
                 Remember(entry);
                 break;
+            case LedgerEntryKind.TransferredOut:
+                onHand -= entry.Quantity;
+                Remember(entry);
+                break;
+            case LedgerEntryKind.Adjusted or LedgerEntryKind.Counted:
+                onHand += entry.Quantity;
+                Remember(entry);
+                Resolve(entry, ApprovalStatus.Approved);
+                break;
+            case LedgerEntryKind.ApprovalRequested:
+                _approvals.Add(entry.ApprovalId!, new Approval(entry));
+                Remember(entry);
+                break;
+            case LedgerEntryKind.ApprovalRejected:
+                Resolve(entry, ApprovalStatus.Rejected);
+                break;
             case LedgerEntryKind.PolicyChanged:
+                PolicySource = entry.Reason == "sku" ? PolicySource.Sku : PolicySource.Line;
+                Remember(entry);
+                break;
+            case LedgerEntryKind.Refused when entry.ReservationId is null:
                 Remember(entry);
                 break;
             case LedgerEntryKind.Reserved:
@@ -239,7 +475,10 @@ public sealed class StockLineRules
                 OpenHoldCount++;
                 break;
             case LedgerEntryKind.Refused:
-                hold = new Hold(entry.ReservationId!, entry.Quantity, HoldStatus.Refused, entry.ExpiresAt ?? entry.At, entry.Fingerprint, entry.Sequence);
+                hold = new Hold(entry.ReservationId!, entry.Quantity, HoldStatus.Refused, entry.ExpiresAt ?? entry.At, entry.Fingerprint, entry.Sequence)
+                {
+                    RefusalReason = entry.Reason,
+                };
                 _holds.Add(hold.ReservationId, hold);
                 Forgettable(hold.ReservationId);
                 break;
@@ -275,12 +514,18 @@ public sealed class StockLineRules
             hold.Sequence = entry.Sequence;
         }
 
+        var alert = AlertAfter(onHand, reserved, entry.PolicyAfter, entry.Kind, entry.Sequence);
         OnHand = onHand;
         Reserved = reserved;
         Committed = committed;
         SafetyStock = entry.SafetyStockAfter;
         Policy = entry.PolicyAfter;
         Sequence = entry.Sequence;
+        AlertCause = alert;
+        if (alert != entry.AlertCauseAfter)
+        {
+            throw new LedgerMismatchException($"{Key}: replaying entry {entry.Sequence} gives alert {alert}; the entry recorded {entry.AlertCauseAfter}.");
+        }
         if (OnHand != entry.OnHandAfter || Reserved != entry.ReservedAfter || Committed != entry.CommittedAfter)
         {
             throw new LedgerMismatchException(
@@ -301,14 +546,36 @@ public sealed class StockLineRules
         }
 
         var first = history[0];
-        if (first.Kind is LedgerEntryKind.Received or LedgerEntryKind.PolicyChanged)
+        if (first.Kind == LedgerEntryKind.ApprovalRequested)
+        {
+            var approval = new Approval(first);
+            foreach (var entry in history.Skip(1).Where(e => e.ApprovalId == id))
+            {
+                approval.Status = entry.Kind == LedgerEntryKind.ApprovalRejected ? ApprovalStatus.Rejected : ApprovalStatus.Approved;
+            }
+
+            if (approval.Status == ApprovalStatus.Pending)
+            {
+                throw new LedgerMismatchException($"{Key}: approval '{id}' is pending in the store but unknown in memory.");
+            }
+
+            _approvals[id] = approval;
+            _operations[id] = first;
+            Forgettable(id);
+            return;
+        }
+
+        if (first.ReservationId is null || first.Kind is not (LedgerEntryKind.Reserved or LedgerEntryKind.Refused))
         {
             Remember(first);
             return;
         }
 
         var hold = new Hold(id, first.Quantity, first.Kind == LedgerEntryKind.Refused ? HoldStatus.Refused : HoldStatus.Pending,
-            first.ExpiresAt ?? first.At, first.Fingerprint, first.Sequence);
+            first.ExpiresAt ?? first.At, first.Fingerprint, first.Sequence)
+        {
+            RefusalReason = first.Kind == LedgerEntryKind.Refused ? first.Reason : null,
+        };
         foreach (var entry in history.Skip(1))
         {
             hold.Status = entry.Kind switch
@@ -340,6 +607,8 @@ public sealed class StockLineRules
         Committed = Committed,
         SafetyStock = SafetyStock,
         NegativeStock = Policy,
+        PolicySource = PolicySource,
+        AlertCause = AlertCause,
         HasForgotten = HasForgotten,
         Holds = _holds.Values.OrderBy(h => h.Sequence).Select(h => new SnapshotHold
         {
@@ -349,20 +618,24 @@ public sealed class StockLineRules
             ExpiresAt = h.ExpiresAt,
             Fingerprint = h.Fingerprint,
             Sequence = h.Sequence,
+            RefusalReason = h.RefusalReason,
         }).ToList(),
         Operations = _operations.Values.OrderBy(e => e.Sequence).ToList(),
+        Approvals = _approvals.Values.OrderBy(a => a.Request.Sequence)
+            .Select(a => new SnapshotApproval { Request = a.Request, Status = a.Status }).ToList(),
     };
 
     /// <summary>Rebuilds the rules from a snapshot; the ledger after <see cref="StockLineSnapshot.Sequence"/> is then replayed with <see cref="Apply"/>.</summary>
-    public static StockLineRules FromSnapshot(StockKey key, StockLineSnapshot? snapshot, int rememberLimit = DefaultRememberLimit)
+    public static StockLineRules FromSnapshot(
+        StockKey key, StockLineSnapshot? snapshot, int rememberLimit = DefaultRememberLimit, long countApprovalThreshold = long.MaxValue)
     {
-        var rules = new StockLineRules(key, rememberLimit);
+        var rules = new StockLineRules(key, rememberLimit, countApprovalThreshold);
         if (snapshot is null)
         {
             return rules;
         }
 
-        if (snapshot.FormatVersion != StockLineSnapshot.CurrentFormatVersion)
+        if (snapshot.FormatVersion is < 1 or > StockLineSnapshot.CurrentFormatVersion)
         {
             throw new NotSupportedException($"Snapshot format {snapshot.FormatVersion} of {key} is not supported.");
         }
@@ -373,11 +646,13 @@ public sealed class StockLineRules
         rules.Committed = snapshot.Committed;
         rules.SafetyStock = snapshot.SafetyStock;
         rules.Policy = snapshot.NegativeStock;
+        rules.PolicySource = snapshot.PolicySource;
+        rules.AlertCause = snapshot.AlertCause;
         rules.HasForgotten = snapshot.HasForgotten;
         var forgettable = new List<(long Sequence, string Id)>();
         foreach (var h in snapshot.Holds)
         {
-            var hold = new Hold(h.ReservationId, h.Quantity, h.Status, h.ExpiresAt, h.Fingerprint, h.Sequence);
+            var hold = new Hold(h.ReservationId, h.Quantity, h.Status, h.ExpiresAt, h.Fingerprint, h.Sequence) { RefusalReason = h.RefusalReason };
             rules._holds.Add(hold.ReservationId, hold);
             if (hold.Status == HoldStatus.Pending)
             {
@@ -398,6 +673,11 @@ public sealed class StockLineRules
         {
             rules._operations.Add(entry.OperationId, entry);
             forgettable.Add((entry.Sequence, entry.OperationId));
+        }
+
+        foreach (var a in snapshot.Approvals)
+        {
+            rules._approvals.Add(a.Request.ApprovalId!, new Approval(a.Request) { Status = a.Status });
         }
 
         foreach (var (_, id) in forgettable.OrderBy(f => f.Sequence))
@@ -449,7 +729,7 @@ public sealed class StockLineRules
             return new Decision(new StockLineResult(StockLineOutcome.InvalidTransition, View, hold.ToView()), null, hold.Sequence);
         }
 
-        var entry = TransitionEntry(hold, kind, command.Actor, now);
+        var entry = Finish(TransitionEntry(hold, kind, command.Actor, now));
         Apply(entry);
         return new Decision(new StockLineResult(done, View, hold.ToView()), entry, entry.Sequence);
     }
@@ -483,6 +763,125 @@ public sealed class StockLineRules
     private LedgerEntry Next(LedgerEntryKind kind, long quantity, string operationId, string actor, DateTimeOffset now, string fingerprint) =>
         new(Sequence + 1, kind, quantity, null, null, operationId, actor, null, now,
             OnHand, Reserved, Committed, SafetyStock, Policy, null, fingerprint);
+
+    /// <summary>Completes a new entry with the alert state it leaves behind, computed by the same rule replay checks.</summary>
+    private LedgerEntry Finish(LedgerEntry entry) =>
+        entry with { AlertCauseAfter = AlertAfter(entry.OnHandAfter, entry.ReservedAfter, entry.PolicyAfter, entry.Kind, entry.Sequence) };
+
+    /// <summary>
+    /// The alert after a movement: an open alert stays until the line is no longer negative; a new one is raised only
+    /// by physical truth (an adjustment or a count, approved or not), and names that movement as its cause.
+    /// </summary>
+    private long? AlertAfter(long onHand, long reserved, NegativeStockPolicy policy, LedgerEntryKind kind, long sequence)
+    {
+        if (!IsNegative(onHand, reserved, policy))
+        {
+            return null;
+        }
+
+        if (AlertCause is { } open)
+        {
+            return open;
+        }
+
+        return kind is LedgerEntryKind.Adjusted or LedgerEntryKind.Counted ? sequence : null;
+    }
+
+    /// <summary>
+    /// The answer to an operation id seen before: its original outcome when the payload matches, a conflict when it
+    /// does not, nothing when the id is new.
+    /// </summary>
+    private Decision? Earlier(string operationId, string fingerprint)
+    {
+        if (_holds.ContainsKey(operationId))
+        {
+            return Refuse(StockLineOutcome.OperationIdReused, Sequence);
+        }
+
+        if (!_operations.TryGetValue(operationId, out var earlier))
+        {
+            return null;
+        }
+
+        if (earlier.Fingerprint != fingerprint)
+        {
+            return Refuse(StockLineOutcome.OperationIdReused, earlier.Sequence);
+        }
+
+        var outcome = earlier.Kind switch
+        {
+            LedgerEntryKind.Adjusted => StockLineOutcome.AlreadyAdjusted,
+            LedgerEntryKind.Counted => StockLineOutcome.AlreadyCounted,
+            LedgerEntryKind.ApprovalRequested => StockLineOutcome.AlreadyPendingApproval,
+            LedgerEntryKind.Returned => StockLineOutcome.AlreadyReturned,
+            LedgerEntryKind.TransferredOut or LedgerEntryKind.TransferredIn => StockLineOutcome.AlreadyTransferred,
+            LedgerEntryKind.Received => StockLineOutcome.AlreadyReceived,
+            LedgerEntryKind.PolicyChanged => StockLineOutcome.AlreadyPolicyChanged,
+            _ => RefusalOutcome(earlier.Reason),
+        };
+        var replay = Replay(outcome, earlier);
+        return earlier.ApprovalId is { } id && _approvals.TryGetValue(id, out var approval)
+            ? replay with { Result = replay.Result with { Approval = ToView(approval) } }
+            : replay;
+    }
+
+    private Decision Decided(LedgerEntry entry)
+    {
+        var outcome = entry.Kind switch
+        {
+            LedgerEntryKind.Adjusted => StockLineOutcome.Adjusted,
+            LedgerEntryKind.Counted => StockLineOutcome.Counted,
+            LedgerEntryKind.ApprovalRequested => StockLineOutcome.PendingApproval,
+            LedgerEntryKind.Returned => StockLineOutcome.Returned,
+            LedgerEntryKind.TransferredOut => StockLineOutcome.TransferredOut,
+            LedgerEntryKind.TransferredIn => StockLineOutcome.TransferredIn,
+            _ => RefusalOutcome(entry.Reason),
+        };
+        var approval = entry.ApprovalId is { } id && _approvals.TryGetValue(id, out var a) ? ToView(a) : null;
+        return new Decision(new StockLineResult(outcome, View, null) { Approval = approval }, entry, entry.Sequence);
+    }
+
+    private static StockLineOutcome RefusalOutcome(string? reason) => reason switch
+    {
+        "units_reserved" => StockLineOutcome.UnitsReserved,
+        "insufficient_on_hand" => StockLineOutcome.InsufficientOnHand,
+        "negative_stock_alert" => StockLineOutcome.BlockedByAlert,
+        _ => StockLineOutcome.InsufficientStock,
+    };
+
+    private void Resolve(LedgerEntry entry, ApprovalStatus status)
+    {
+        if (entry.ApprovalId is null)
+        {
+            return;
+        }
+
+        if (!_approvals.TryGetValue(entry.ApprovalId, out var approval) || approval.Status != ApprovalStatus.Pending)
+        {
+            throw new LedgerMismatchException($"{Key}: entry {entry.Sequence} resolves approval '{entry.ApprovalId}', which is not pending.");
+        }
+
+        approval.Status = status;
+        Forgettable(entry.ApprovalId);
+    }
+
+    private ApprovalView ToView(Approval approval)
+    {
+        var r = approval.Request;
+        return new ApprovalView(r.ApprovalId!, Key.Warehouse, Key.Sku, r.Reason == "count" ? LedgerEntryKind.Counted : LedgerEntryKind.Adjusted,
+            r.Quantity, r.Reason, r.Actor, r.At, r.Sequence, r.Note, r.CountedQuantity);
+    }
+
+    public static string AdjustmentReasonText(AdjustmentReason reason) => reason switch
+    {
+        AdjustmentReason.Damaged => "damaged",
+        AdjustmentReason.Shrinkage => "shrinkage",
+        AdjustmentReason.Found => "found",
+        AdjustmentReason.Correction => "correction",
+        AdjustmentReason.Returned => "returned",
+        AdjustmentReason.Other => "other",
+        _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, null),
+    };
 
     private Decision Replay(StockLineOutcome outcome, LedgerEntry earlier)
     {
@@ -518,6 +917,11 @@ public sealed class StockLineRules
                 _holds.Remove(old);
             }
 
+            if (_approvals.TryGetValue(old, out var approval) && approval.Status != ApprovalStatus.Pending)
+            {
+                _approvals.Remove(old);
+            }
+
             _operations.Remove(old);
             HasForgotten = true;
         }
@@ -548,7 +952,25 @@ public sealed class Hold(string reservationId, long quantity, HoldStatus status,
     /// <summary>The sequence of the last entry that changed this hold.</summary>
     public long Sequence { get; set; } = sequence;
 
+    /// <summary>Why a refused reservation was refused (<c>insufficient_stock</c>, <c>negative_stock_alert</c>).</summary>
+    public string? RefusalReason { get; init; }
+
     public HoldView ToView() => new(ReservationId, Quantity, Status, ExpiresAt);
+}
+
+public enum ApprovalStatus
+{
+    Pending = 0,
+    Approved = 1,
+    Rejected = 2,
+}
+
+/// <summary>A request waiting for a second person, kept as the entry that asked for it.</summary>
+public sealed class Approval(LedgerEntry request)
+{
+    public LedgerEntry Request { get; } = request;
+
+    public ApprovalStatus Status { get; set; } = ApprovalStatus.Pending;
 }
 
 /// <summary>A ledger that does not replay to the balances it recorded: the line must not serve.</summary>

@@ -9,7 +9,8 @@ namespace StockGrains.Grains.Stock;
 /// </summary>
 public sealed class StockLineSnapshot
 {
-    public const int CurrentFormatVersion = 1;
+    /// <summary>Version 2 added the policy source, the open alert, pending approvals and refusal reasons; version 1 still loads.</summary>
+    public const int CurrentFormatVersion = 2;
 
     public int FormatVersion { get; set; } = CurrentFormatVersion;
 
@@ -25,12 +26,26 @@ public sealed class StockLineSnapshot
 
     public NegativeStockPolicy NegativeStock { get; set; }
 
+    public PolicySource PolicySource { get; set; } = PolicySource.Sku;
+
+    public long? AlertCause { get; set; }
+
     public bool HasForgotten { get; set; }
 
     public List<SnapshotHold> Holds { get; set; } = [];
 
     /// <summary>Remembered receipts and policy changes: what a retry of their operation id is answered with.</summary>
     public List<LedgerEntry> Operations { get; set; } = [];
+
+    /// <summary>Approvals, pending or remembered after they were resolved, each as the entry that requested it.</summary>
+    public List<SnapshotApproval> Approvals { get; set; } = [];
+}
+
+public sealed class SnapshotApproval
+{
+    public LedgerEntry Request { get; set; } = null!;
+
+    public ApprovalStatus Status { get; set; }
 }
 
 public sealed class SnapshotHold
@@ -46,4 +61,6 @@ public sealed class SnapshotHold
     public string Fingerprint { get; set; } = "";
 
     public long Sequence { get; set; }
+
+    public string? RefusalReason { get; set; }
 }

@@ -18,6 +18,13 @@ public static class LedgerFormat
         LedgerEntryKind.Expired => "expired",
         LedgerEntryKind.Refused => "refused",
         LedgerEntryKind.PolicyChanged => "policy_changed",
+        LedgerEntryKind.Adjusted => "adjusted",
+        LedgerEntryKind.ApprovalRequested => "approval_requested",
+        LedgerEntryKind.ApprovalRejected => "approval_rejected",
+        LedgerEntryKind.Counted => "counted",
+        LedgerEntryKind.Returned => "returned",
+        LedgerEntryKind.TransferredOut => "transferred_out",
+        LedgerEntryKind.TransferredIn => "transferred_in",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -31,6 +38,13 @@ public static class LedgerFormat
         "expired" => LedgerEntryKind.Expired,
         "refused" => LedgerEntryKind.Refused,
         "policy_changed" => LedgerEntryKind.PolicyChanged,
+        "adjusted" => LedgerEntryKind.Adjusted,
+        "approval_requested" => LedgerEntryKind.ApprovalRequested,
+        "approval_rejected" => LedgerEntryKind.ApprovalRejected,
+        "counted" => LedgerEntryKind.Counted,
+        "returned" => LedgerEntryKind.Returned,
+        "transferred_out" => LedgerEntryKind.TransferredOut,
+        "transferred_in" => LedgerEntryKind.TransferredIn,
         _ => throw new FormatException($"Unknown ledger kind '{text}'."),
     };
 

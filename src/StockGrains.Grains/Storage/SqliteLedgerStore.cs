@@ -21,7 +21,8 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
 
     private const string Columns =
         "sequence, kind, quantity, reason, reservation_id, operation_id, actor, reference, at_ticks, on_hand_after, " +
-        "reserved_after, committed_after, safety_stock_after, policy_after, expires_at_ticks, fingerprint";
+        "reserved_after, committed_after, safety_stock_after, policy_after, expires_at_ticks, fingerprint, note, unit, unit_quantity, " +
+        "counted_quantity, count_started_at_sequence, counterparty, approval_id, alert_cause_after";
 
     private readonly string _connectionString;
     private readonly ILogger<SqliteLedgerStore> _logger;
@@ -66,7 +67,7 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText =
-            $"SELECT {Columns} FROM stock_ledger WHERE line = $line AND (operation_id = $id OR reservation_id = $id) ORDER BY sequence";
+            $"SELECT {Columns} FROM stock_ledger WHERE line = $line AND (operation_id = $id OR reservation_id = $id OR approval_id = $id) ORDER BY sequence";
         command.Parameters.AddWithValue("$line", line);
         command.Parameters.AddWithValue("$id", id);
         return await ReadEntriesAsync(command, cancellationToken);
@@ -151,12 +152,14 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
         insert.Transaction = transaction;
         insert.CommandText =
             $"INSERT INTO stock_ledger (line, {Columns}) VALUES ($line, $sequence, $kind, $quantity, $reason, $reservation_id, " +
-            "$operation_id, $actor, $reference, $at, $on_hand, $reserved, $committed, $safety, $policy, $expires, $fingerprint)";
+            "$operation_id, $actor, $reference, $at, $on_hand, $reserved, $committed, $safety, $policy, $expires, $fingerprint, $note, $unit, " +
+            "$unit_quantity, $counted, $count_start, $counterparty, $approval_id, $alert)";
         var p = new Dictionary<string, SqliteParameter>();
         foreach (var name in new[]
                  {
                      "$line", "$sequence", "$kind", "$quantity", "$reason", "$reservation_id", "$operation_id", "$actor", "$reference",
-                     "$at", "$on_hand", "$reserved", "$committed", "$safety", "$policy", "$expires", "$fingerprint",
+                     "$at", "$on_hand", "$reserved", "$committed", "$safety", "$policy", "$expires", "$fingerprint", "$note", "$unit",
+                     "$unit_quantity", "$counted", "$count_start", "$counterparty", "$approval_id", "$alert",
                  })
         {
             p[name] = insert.Parameters.Add(name, SqliteType.Text);
@@ -166,6 +169,9 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
         using var savepoint = Prepared(connection, transaction, "SAVEPOINT append");
         using var release = Prepared(connection, transaction, "RELEASE append");
         using var rollback = Prepared(connection, transaction, "ROLLBACK TO append");
+        using var lineRow = Prepared(connection, transaction,
+            "INSERT OR IGNORE INTO stock_lines (line, warehouse, sku) VALUES ($line, substr($line, 1, instr($line, '/') - 1), substr($line, instr($line, '/') + 1))");
+        lineRow.Parameters.Add("$line", SqliteType.Text);
 
         foreach (var append in batch)
         {
@@ -181,6 +187,12 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
             savepoint.ExecuteNonQuery();
             try
             {
+                if (append.ExpectedSequence == 0)
+                {
+                    lineRow.Parameters["$line"].Value = append.Line;
+                    lineRow.ExecuteNonQuery();
+                }
+
                 foreach (var e in append.Entries)
                 {
                     p["$line"].Value = append.Line;
@@ -200,6 +212,14 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
                     p["$policy"].Value = LedgerFormat.Policy(e.PolicyAfter);
                     p["$expires"].Value = e.ExpiresAt is { } x ? LedgerFormat.Ticks(x) : DBNull.Value;
                     p["$fingerprint"].Value = e.Fingerprint;
+                    p["$note"].Value = (object?)e.Note ?? DBNull.Value;
+                    p["$unit"].Value = (object?)e.Unit ?? DBNull.Value;
+                    p["$unit_quantity"].Value = (object?)e.UnitQuantity ?? DBNull.Value;
+                    p["$counted"].Value = (object?)e.CountedQuantity ?? DBNull.Value;
+                    p["$count_start"].Value = (object?)e.CountStartedAtSequence ?? DBNull.Value;
+                    p["$counterparty"].Value = (object?)e.Counterparty ?? DBNull.Value;
+                    p["$approval_id"].Value = (object?)e.ApprovalId ?? DBNull.Value;
+                    p["$alert"].Value = (object?)e.AlertCauseAfter ?? DBNull.Value;
                     insert.ExecuteNonQuery();
                 }
 
@@ -247,7 +267,17 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
                 SafetyStockAfter: reader.GetInt64(12),
                 PolicyAfter: LedgerFormat.ParsePolicy(reader.GetString(13)),
                 ExpiresAt: reader.IsDBNull(14) ? null : LedgerFormat.Time(reader.GetInt64(14)),
-                Fingerprint: reader.GetString(15)));
+                Fingerprint: reader.GetString(15))
+            {
+                Note = reader.IsDBNull(16) ? null : reader.GetString(16),
+                Unit = reader.IsDBNull(17) ? null : reader.GetString(17),
+                UnitQuantity = reader.IsDBNull(18) ? null : reader.GetInt64(18),
+                CountedQuantity = reader.IsDBNull(19) ? null : reader.GetInt64(19),
+                CountStartedAtSequence = reader.IsDBNull(20) ? null : reader.GetInt64(20),
+                Counterparty = reader.IsDBNull(21) ? null : reader.GetString(21),
+                ApprovalId = reader.IsDBNull(22) ? null : reader.GetString(22),
+                AlertCauseAfter = reader.IsDBNull(23) ? null : reader.GetInt64(23),
+            });
         }
 
         return entries;

@@ -38,7 +38,18 @@ public sealed class PersistedFormatTests
             ],
         };
 
-        AssertGolden("stock-line-snapshot.v1.json", new SnapshotSerializer().Serialize(snapshot).ToString());
+        snapshot.AlertCause = 41;
+        snapshot.PolicySource = PolicySource.Line;
+        snapshot.Approvals =
+        [
+            new SnapshotApproval
+            {
+                Request = new LedgerEntry(43, LedgerEntryKind.ApprovalRequested, -4, "damaged", null, "adj-1", "clerk", null, At, 10, 3, 1, 2,
+                    NegativeStockPolicy.Approval, null, "adjust|-4|damaged||") { ApprovalId = "adj-1", Note = "forklift" },
+                Status = ApprovalStatus.Pending,
+            },
+        ];
+        AssertGolden("stock-line-snapshot.v2.json", new SnapshotSerializer().Serialize(snapshot).ToString());
     }
 
     // Proves the order-reservation state format is stable and carries no .NET type names.
@@ -59,9 +70,9 @@ public sealed class PersistedFormatTests
         AssertGolden("reservation-state.v1.json", new SnapshotSerializer().Serialize(state).ToString());
     }
 
-    // Proves a golden snapshot still loads into the rules it was taken from.
+    // Proves a snapshot written in the older format 1 still loads into a line.
     [Fact]
-    public void A_golden_snapshot_loads_into_a_line()
+    public void A_format_one_snapshot_still_loads_into_a_line()
     {
         var json = File.ReadAllText(GoldenPath("stock-line-snapshot.v1.json"));
         var snapshot = new SnapshotSerializer().Deserialize<StockLineSnapshot>(BinaryData.FromString(json));
