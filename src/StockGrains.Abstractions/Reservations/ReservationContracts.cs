@@ -1,3 +1,5 @@
+using StockGrains.Stock;
+
 namespace StockGrains.Reservations;
 
 [GenerateSerializer, Alias("sg.ReservationStatus")]
@@ -39,7 +41,8 @@ public enum ReservationOutcome
 public sealed record ReservationLineRequest(
     [property: Id(0)] string Sku,
     [property: Id(1)] string Warehouse,
-    [property: Id(2)] long Quantity);
+    [property: Id(2)] long Quantity,
+    [property: Id(3)] EnteredQuantity? Entered = null);
 
 /// <summary>Reserve every line or none.</summary>
 [GenerateSerializer, Immutable, Alias("sg.PlaceReservation")]
@@ -53,7 +56,8 @@ public sealed record PlaceReservation(
 public sealed record ReservationLine(
     [property: Id(0)] string Sku,
     [property: Id(1)] string Warehouse,
-    [property: Id(2)] long Quantity);
+    [property: Id(2)] long Quantity,
+    [property: Id(3)] EnteredQuantity? Entered = null);
 
 /// <summary>A line that could not be held, with what the line had available when it refused.</summary>
 [GenerateSerializer, Immutable, Alias("sg.ShortLine")]

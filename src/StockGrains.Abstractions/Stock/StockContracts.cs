@@ -191,6 +191,9 @@ public sealed record StockLineResult(
     [property: Id(3)] bool Replayed = false)
 {
     [Id(4)] public ApprovalView? Approval { get; init; }
+
+    /// <summary>The ledger entry that carries this outcome (the original one, for a replay), when there is one.</summary>
+    [Id(5)] public LedgerEntry? Entry { get; init; }
 }
 
 /// <summary>One immutable ledger entry, with the balances after it.</summary>
@@ -247,7 +250,8 @@ public sealed record ReceiveCommand(
     [property: Id(0)] string OperationId,
     [property: Id(1)] long Quantity,
     [property: Id(2)] string Actor,
-    [property: Id(3)] string? Reference = null);
+    [property: Id(3)] string? Reference = null,
+    [property: Id(4)] EnteredQuantity? Entered = null);
 
 /// <summary>Hold units for a reservation until <see cref="ExpiresAt"/>. The reservation id is the operation id.</summary>
 [GenerateSerializer, Immutable, Alias("sg.ReserveCommand")]
@@ -256,7 +260,8 @@ public sealed record ReserveCommand(
     [property: Id(1)] long Quantity,
     [property: Id(2)] DateTimeOffset ExpiresAt,
     [property: Id(3)] string Actor,
-    [property: Id(4)] string? Reference = null);
+    [property: Id(4)] string? Reference = null,
+    [property: Id(5)] EnteredQuantity? Entered = null);
 
 /// <summary>A transition of an existing hold: commit, ship, release or expire.</summary>
 [GenerateSerializer, Immutable, Alias("sg.HoldCommand")]

@@ -49,7 +49,7 @@ public sealed partial class ReservationGrain(
             PlacedAt = now,
             ExpiresAt = now.AddSeconds(ttl),
             Actor = request.Actor,
-            Lines = request.Lines.Select(l => new ReservationLine(l.Sku, l.Warehouse, l.Quantity)).ToList(),
+            Lines = request.Lines.Select(l => new ReservationLine(l.Sku, l.Warehouse, l.Quantity, l.Entered)).ToList(),
         };
         await state.WriteStateAsync();
         await SettleAsync();
@@ -178,7 +178,7 @@ public sealed partial class ReservationGrain(
         var s = state.State;
         var lineExpiry = s.ExpiresAt.AddSeconds(_options.LineHoldGraceSeconds);
         var results = await Task.WhenAll(s.Lines.Select(l =>
-            Line(l).ReserveAsync(new ReserveCommand(Id, l.Quantity, lineExpiry, s.Actor, Reference: $"order:{Id}"))));
+            Line(l).ReserveAsync(new ReserveCommand(Id, l.Quantity, lineExpiry, s.Actor, Reference: $"order:{Id}", Entered: l.Entered))));
 
         var shortLines = new List<ShortLine>();
         for (var i = 0; i < results.Length; i++)
@@ -232,6 +232,10 @@ public sealed partial class ReservationGrain(
         foreach (var line in request.Lines)
         {
             sb.Append(';').Append(line.Warehouse).Append('/').Append(line.Sku).Append('=').Append(line.Quantity);
+            if (line.Entered is { } entered)
+            {
+                sb.Append('(').Append(entered.Quantity).Append(' ').Append(entered.Unit).Append(')');
+            }
         }
 
         return sb.ToString();

@@ -68,7 +68,27 @@ public sealed partial class StockLineGrain(
 
         _durable = _rules.Sequence;
         LogActivated(_line, _snapshotAt, _rules.Sequence);
+        await InheritSkuPolicyAsync(key);
         await ExpireDueHoldsAsync();
+    }
+
+    /// <summary>
+    /// A brand-new line takes its SKU's negative-stock policy. Lines that already have entries are listed in the store
+    /// and receive every later SKU-wide change from the SKU itself.
+    /// </summary>
+    private async Task InheritSkuPolicyAsync(StockKey key)
+    {
+        if (_rules.Sequence != 0)
+        {
+            return;
+        }
+
+        var sku = await GrainFactory.GetGrain<StockGrains.Skus.ISkuGrain>(key.Sku).GetAsync();
+        if (sku?.NegativeStock is { } policy && policy != _rules.Policy)
+        {
+            var command = new SetPolicyCommand($"sku:{key.Sku}:v{sku.Version}", policy, 0, "system", PolicySource.Sku);
+            await RunAsync(command.OperationId, now => _rules.SetPolicy(command, now));
+        }
     }
 
     public async Task<StockLineView> GetAsync()

@@ -122,10 +122,12 @@ public sealed class StockLineRules
         var entry = Finish(Next(LedgerEntryKind.Received, command.Quantity, command.OperationId, command.Actor, now, fingerprint) with
         {
             Reference = command.Reference,
+            Unit = command.Entered?.Unit,
+            UnitQuantity = command.Entered?.Quantity,
             OnHandAfter = OnHand + command.Quantity,
         });
         Apply(entry);
-        return new Decision(new StockLineResult(StockLineOutcome.Received, View, null), entry, entry.Sequence);
+        return new Decision(new StockLineResult(StockLineOutcome.Received, View, null) { Entry = entry }, entry, entry.Sequence);
     }
 
     public Decision Reserve(ReserveCommand command, DateTimeOffset now)
@@ -157,6 +159,8 @@ public sealed class StockLineRules
                 ReservationId = command.ReservationId,
                 ExpiresAt = command.ExpiresAt,
                 Reference = command.Reference,
+                Unit = command.Entered?.Unit,
+                UnitQuantity = command.Entered?.Quantity,
                 ReservedAfter = Reserved + command.Quantity,
             }
             : Next(LedgerEntryKind.Refused, command.Quantity, command.ReservationId, command.Actor, now, fingerprint) with
@@ -838,7 +842,7 @@ public sealed class StockLineRules
             _ => RefusalOutcome(entry.Reason),
         };
         var approval = entry.ApprovalId is { } id && _approvals.TryGetValue(id, out var a) ? ToView(a) : null;
-        return new Decision(new StockLineResult(outcome, View, null) { Approval = approval }, entry, entry.Sequence);
+        return new Decision(new StockLineResult(outcome, View, null) { Approval = approval, Entry = entry }, entry, entry.Sequence);
     }
 
     private static StockLineOutcome RefusalOutcome(string? reason) => reason switch
@@ -887,7 +891,7 @@ public sealed class StockLineRules
     {
         var then = new StockLineView(Key.Warehouse, Key.Sku, earlier.OnHandAfter, earlier.ReservedAfter, earlier.CommittedAfter,
             earlier.SafetyStockAfter, earlier.OnHandAfter - earlier.ReservedAfter - earlier.SafetyStockAfter, earlier.Sequence, earlier.PolicyAfter);
-        return new Decision(new StockLineResult(outcome, then, null, Replayed: true), null, earlier.Sequence);
+        return new Decision(new StockLineResult(outcome, then, null, Replayed: true) { Entry = earlier }, null, earlier.Sequence);
     }
 
     private Decision Refuse(StockLineOutcome outcome, long durableAt, Hold? hold = null) =>

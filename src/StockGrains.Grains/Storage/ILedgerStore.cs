@@ -21,9 +21,24 @@ public interface ILedgerStore
     /// <summary>Every entry of one operation or reservation id on the line, oldest first.</summary>
     Task<IReadOnlyList<LedgerEntry>> FindAsync(string line, string id, CancellationToken cancellationToken = default);
 
+    /// <summary>Lines (canonical keys) after <paramref name="afterLine"/> in key order, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<string>> LinesAsync(string afterLine, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>The lines of one SKU, one per warehouse that ever had a movement of it.</summary>
+    Task<IReadOnlyList<string>> LinesOfSkuAsync(string sku, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Lines whose latest entry leaves a negative-stock alert open, with the entry that raised it.</summary>
+    Task<IReadOnlyList<OpenAlert>> OpenAlertsAsync(int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Approval requests not yet approved or rejected, oldest first, optionally of one warehouse.</summary>
+    Task<IReadOnlyList<(string Line, LedgerEntry Request)>> PendingApprovalsAsync(string? warehouse, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Counts of what the store has done since start-up.</summary>
     LedgerStoreCounters Counters { get; }
 }
+
+/// <summary>An open negative-stock alert: the line, its latest entry, and the movement that caused the alert.</summary>
+public sealed record OpenAlert(string Line, LedgerEntry Latest, LedgerEntry Cause);
 
 /// <summary>Counters that show group commit working: many entries per append, many appends per transaction.</summary>
 public sealed class LedgerStoreCounters

@@ -73,6 +73,77 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
         return await ReadEntriesAsync(command, cancellationToken);
     }
 
+    public async Task<IReadOnlyList<string>> LinesAsync(string afterLine, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT line FROM stock_lines WHERE line > $after ORDER BY line LIMIT $limit";
+        command.Parameters.AddWithValue("$after", afterLine);
+        command.Parameters.AddWithValue("$limit", limit);
+        return await ReadStringsAsync(command, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<string>> LinesOfSkuAsync(string sku, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT line FROM stock_lines WHERE sku = $sku ORDER BY warehouse LIMIT $limit";
+        command.Parameters.AddWithValue("$sku", sku);
+        command.Parameters.AddWithValue("$limit", limit);
+        return await ReadStringsAsync(command, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<OpenAlert>> OpenAlertsAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var latest = connection.CreateCommand();
+
+        // Only entries written while an alert was open carry alert_cause_after, so the partial index keeps this small.
+        latest.CommandText =
+            $"SELECT line, {Columns} FROM stock_ledger l WHERE alert_cause_after IS NOT NULL " +
+            "AND sequence = (SELECT MAX(sequence) FROM stock_ledger m WHERE m.line = l.line) ORDER BY line LIMIT $limit";
+        latest.Parameters.AddWithValue("$limit", limit);
+        var rows = new List<(string Line, LedgerEntry Entry)>();
+        await using (var reader = await latest.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows.Add((reader.GetString(0), ReadEntry(reader, 1)));
+            }
+        }
+
+        var alerts = new List<OpenAlert>(rows.Count);
+        foreach (var (line, entry) in rows)
+        {
+            var cause = await ReadAsync(line, entry.AlertCauseAfter!.Value - 1, 1, cancellationToken);
+            alerts.Add(new OpenAlert(line, entry, cause[0]));
+        }
+
+        return alerts;
+    }
+
+    public async Task<IReadOnlyList<(string Line, LedgerEntry Request)>> PendingApprovalsAsync(
+        string? warehouse, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText =
+            $"SELECT line, {Columns} FROM stock_ledger r WHERE kind = 'approval_requested' " +
+            "AND ($warehouse IS NULL OR line >= $warehouse || '/' AND line < $warehouse || '0') " +
+            "AND NOT EXISTS (SELECT 1 FROM stock_ledger x WHERE x.line = r.line AND x.approval_id = r.approval_id AND x.sequence > r.sequence) " +
+            "ORDER BY at_ticks, line LIMIT $limit";
+        command.Parameters.AddWithValue("$warehouse", (object?)warehouse ?? DBNull.Value);
+        command.Parameters.AddWithValue("$limit", limit);
+        var rows = new List<(string, LedgerEntry)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add((reader.GetString(0), ReadEntry(reader, 1)));
+        }
+
+        return rows;
+    }
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
@@ -251,37 +322,53 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            entries.Add(new LedgerEntry(
-                Sequence: reader.GetInt64(0),
-                Kind: LedgerFormat.ParseKind(reader.GetString(1)),
-                Quantity: reader.GetInt64(2),
-                Reason: reader.IsDBNull(3) ? null : reader.GetString(3),
-                ReservationId: reader.IsDBNull(4) ? null : reader.GetString(4),
-                OperationId: reader.GetString(5),
-                Actor: reader.GetString(6),
-                Reference: reader.IsDBNull(7) ? null : reader.GetString(7),
-                At: LedgerFormat.Time(reader.GetInt64(8)),
-                OnHandAfter: reader.GetInt64(9),
-                ReservedAfter: reader.GetInt64(10),
-                CommittedAfter: reader.GetInt64(11),
-                SafetyStockAfter: reader.GetInt64(12),
-                PolicyAfter: LedgerFormat.ParsePolicy(reader.GetString(13)),
-                ExpiresAt: reader.IsDBNull(14) ? null : LedgerFormat.Time(reader.GetInt64(14)),
-                Fingerprint: reader.GetString(15))
-            {
-                Note = reader.IsDBNull(16) ? null : reader.GetString(16),
-                Unit = reader.IsDBNull(17) ? null : reader.GetString(17),
-                UnitQuantity = reader.IsDBNull(18) ? null : reader.GetInt64(18),
-                CountedQuantity = reader.IsDBNull(19) ? null : reader.GetInt64(19),
-                CountStartedAtSequence = reader.IsDBNull(20) ? null : reader.GetInt64(20),
-                Counterparty = reader.IsDBNull(21) ? null : reader.GetString(21),
-                ApprovalId = reader.IsDBNull(22) ? null : reader.GetString(22),
-                AlertCauseAfter = reader.IsDBNull(23) ? null : reader.GetInt64(23),
-            });
+            entries.Add(ReadEntry(reader, 0));
         }
 
         return entries;
     }
+
+    private static async Task<IReadOnlyList<string>> ReadStringsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        var values = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            values.Add(reader.GetString(0));
+        }
+
+        return values;
+    }
+
+    /// <summary>Reads one entry whose <see cref="Columns"/> start at column <paramref name="o"/>.</summary>
+    private static LedgerEntry ReadEntry(SqliteDataReader reader, int o) =>
+        new(
+            Sequence: reader.GetInt64(o),
+            Kind: LedgerFormat.ParseKind(reader.GetString(o + 1)),
+            Quantity: reader.GetInt64(o + 2),
+            Reason: reader.IsDBNull(o + 3) ? null : reader.GetString(o + 3),
+            ReservationId: reader.IsDBNull(o + 4) ? null : reader.GetString(o + 4),
+            OperationId: reader.GetString(o + 5),
+            Actor: reader.GetString(o + 6),
+            Reference: reader.IsDBNull(o + 7) ? null : reader.GetString(o + 7),
+            At: LedgerFormat.Time(reader.GetInt64(o + 8)),
+            OnHandAfter: reader.GetInt64(o + 9),
+            ReservedAfter: reader.GetInt64(o + 10),
+            CommittedAfter: reader.GetInt64(o + 11),
+            SafetyStockAfter: reader.GetInt64(o + 12),
+            PolicyAfter: LedgerFormat.ParsePolicy(reader.GetString(o + 13)),
+            ExpiresAt: reader.IsDBNull(o + 14) ? null : LedgerFormat.Time(reader.GetInt64(o + 14)),
+            Fingerprint: reader.GetString(o + 15))
+        {
+            Note = reader.IsDBNull(o + 16) ? null : reader.GetString(o + 16),
+            Unit = reader.IsDBNull(o + 17) ? null : reader.GetString(o + 17),
+            UnitQuantity = reader.IsDBNull(o + 18) ? null : reader.GetInt64(o + 18),
+            CountedQuantity = reader.IsDBNull(o + 19) ? null : reader.GetInt64(o + 19),
+            CountStartedAtSequence = reader.IsDBNull(o + 20) ? null : reader.GetInt64(o + 20),
+            Counterparty = reader.IsDBNull(o + 21) ? null : reader.GetString(o + 21),
+            ApprovalId = reader.IsDBNull(o + 22) ? null : reader.GetString(o + 22),
+            AlertCauseAfter = reader.IsDBNull(o + 23) ? null : reader.GetInt64(o + 23),
+        };
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A ledger transaction of {Appends} appends failed; every caller in it is told the outcome is unknown.")]
     private partial void LogTransactionFailed(Exception exception, int appends);

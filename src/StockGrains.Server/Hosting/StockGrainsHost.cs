@@ -8,7 +8,10 @@ using StockGrains.Grains.Stock;
 using StockGrains.Grains.Storage;
 using StockGrains.Server.Http;
 using StockGrains.Server.Reservations;
+using StockGrains.Server.Operations;
+using StockGrains.Server.Skus;
 using StockGrains.Server.Stock;
+using StockGrains.Server.Transfers;
 using StockGrains.Stock;
 
 namespace StockGrains.Server.Hosting;
@@ -42,6 +45,8 @@ public static partial class StockGrainsHost
         services.AddSingleton<SqliteLedgerStore>();
         services.AddSingleton<ILedgerStore>(sp => sp.GetRequiredService<SqliteLedgerStore>());
         services.TryAddSingleton(new StockGrainsTime(TimeProvider.System));
+        services.AddSingleton<Reconciliation>();
+        services.AddSingleton<OpenAlertsMetric>();
 
         builder.UseOrleans(silo =>
         {
@@ -76,11 +81,13 @@ public static partial class StockGrainsHost
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.MapStockApi();
         app.MapReservationApi();
+        app.MapSkuApi();
+        app.MapTransferApi();
+        app.MapOperationsApi();
 
-        var options = app.Services.GetRequiredService<IOptions<StockGrainsOptions>>().Value;
+        app.Services.GetRequiredService<OpenAlertsMetric>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StockGrains");
         app.Lifetime.ApplicationStarted.Register(() => LogDataLocation(logger, app.Services.GetRequiredService<SqliteDatabase>().Path));
-        _ = options;
         return app;
     }
 

@@ -34,21 +34,41 @@ public sealed class Validate
         return this;
     }
 
-    public Validate Text(string field, string? value, int maxLength)
+    /// <summary>A signed quantity: not zero, at most <see cref="MaxQuantity"/> either way.</summary>
+    public Validate Delta(string field, long? value)
     {
-        if (value is not null && (value.Length > maxLength || value.Any(char.IsControl)))
+        if (value is null)
         {
-            Add(field, $"At most {maxLength} characters, no control characters.");
+            Add(field, "Required.");
+        }
+        else if (value == 0 || Math.Abs(value.Value) > MaxQuantity)
+        {
+            Add(field, $"Must be a non-zero whole number from -{MaxQuantity:N0} to {MaxQuantity:N0}.");
         }
 
         return this;
     }
 
-    public Validate NoUnit(string field, string? unit)
+    /// <summary>A count: zero or more.</summary>
+    public Validate Counted(string field, long? value)
     {
-        if (unit is not null)
+        if (value is null)
         {
-            Add(field, $"Unknown unit '{unit}': no packs are defined for this SKU, so quantities are in its base unit.");
+            Add(field, "Required.");
+        }
+        else if (value is < 0 or > MaxQuantity)
+        {
+            Add(field, $"Must be a whole number from 0 to {MaxQuantity:N0}.");
+        }
+
+        return this;
+    }
+
+    public Validate Text(string field, string? value, int maxLength)
+    {
+        if (value is not null && (value.Length > maxLength || value.Any(char.IsControl)))
+        {
+            Add(field, $"At most {maxLength} characters, no control characters.");
         }
 
         return this;

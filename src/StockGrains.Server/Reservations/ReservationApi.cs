@@ -60,7 +60,7 @@ public static class ReservationApi
                 continue;
             }
 
-            validate.Id($"{at}.sku", line.Sku).Quantity($"{at}.quantity", line.Quantity).NoUnit($"{at}.unit", line.Unit);
+            validate.Id($"{at}.sku", line.Sku).Quantity($"{at}.quantity", line.Quantity);
             if (line.Warehouse is null)
             {
                 validate.Add($"{at}.warehouse", "Required: every line names its warehouse until trade policies allocate.");
@@ -75,9 +75,10 @@ public static class ReservationApi
                 validate.Add(at, "Another line names the same SKU and warehouse; put the whole quantity on one line.");
             }
 
+            var (quantity, entered) = await Units.ToBaseAsync(grains, line.Sku!, line.Unit, line.Quantity ?? 0, $"{at}.unit", validate);
             if (validate.Ok)
             {
-                lines.Add(new ReservationLineRequest(line.Sku!, line.Warehouse!, line.Quantity!.Value));
+                lines.Add(new ReservationLineRequest(line.Sku!, line.Warehouse!, quantity, entered));
             }
         }
 

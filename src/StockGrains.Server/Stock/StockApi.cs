@@ -5,11 +5,17 @@ using StockGrains.Stock;
 
 namespace StockGrains.Server.Stock;
 
-/// <summary>The stock-line routes of API v1: read a line, receive goods, set its policy, read its ledger.</summary>
+/// <summary>
+/// The stock-line routes of API v1: read a line and its ledger; receipts, adjustments, counts, returns; the line's
+/// policy; and the four-eyes approvals of the line.
+/// </summary>
 public static class StockApi
 {
     /// <summary>The most ledger entries one page returns.</summary>
     public const int MaxLedgerPage = 1_000;
+
+    /// <summary>The longest note or reference an operator may attach.</summary>
+    public const int MaxTextLength = 500;
 
     public static IEndpointRouteBuilder MapStockApi(this IEndpointRouteBuilder app)
     {
@@ -18,17 +24,32 @@ public static class StockApi
         group.MapGet("", GetLine).WithName("GetStockLine").WithSummary("Read a stock line; a line never touched reads as all zeros.");
         group.MapPost("/receipts", Receive).WithName("ReceiveStock").WithSummary("Goods arrived.")
             .Accepts<ReceiptRequest>("application/json");
+        group.MapPost("/adjustments", Adjust).WithName("AdjustStock")
+            .WithSummary("An adjustment with a reason code; a write-off of reserved units is refused or waits for approval.")
+            .Accepts<AdjustmentRequest>("application/json");
+        group.MapPost("/counts", Count).WithName("CountStock")
+            .WithSummary("A physical count; with countStartedAtSequence, movements during the count are kept.")
+            .Accepts<CountRequest>("application/json");
+        group.MapPost("/returns", Return).WithName("ReturnStock").WithSummary("A customer return restocks on hand.")
+            .Accepts<ReturnRequest>("application/json");
         group.MapPut("/policy", SetPolicy).WithName("SetStockLinePolicy").WithSummary("Set the negative-stock policy and safety stock.")
             .Accepts<PolicyRequest>("application/json");
         group.MapGet("/ledger", GetLedger).WithName("GetStockLedger").WithSummary("The line's ledger, oldest first.");
+        group.MapGet("/approvals", GetApprovals).WithName("GetStockLineApprovals").WithSummary("Adjustments and counts waiting for a second person.");
+        group.MapPost("/approvals/{approvalId}/approve", (string warehouse, string sku, string approvalId, HttpRequest request, IGrainFactory grains) =>
+            Resolve(warehouse, sku, approvalId, true, request, grains)).WithName("ApproveStockChange")
+            .WithSummary("Approve; the approver must not be the requester.");
+        group.MapPost("/approvals/{approvalId}/reject", (string warehouse, string sku, string approvalId, HttpRequest request, IGrainFactory grains) =>
+            Resolve(warehouse, sku, approvalId, false, request, grains)).WithName("RejectStockChange");
         return app;
     }
 
     public static async Task<Results<Ok<StockLineResponse>, ProblemHttpResult>> GetLine(string warehouse, string sku, IGrainFactory grains)
     {
-        if (Line(warehouse, sku, grains, new Validate()) is not { } line)
+        var validate = new Validate();
+        if (Line(warehouse, sku, grains, validate) is not { } line)
         {
-            return BadKey(warehouse, sku);
+            return validate.Problem();
         }
 
         return TypedResults.Ok(StockLineResponse.From(await line.GetAsync()));
@@ -37,59 +58,130 @@ public static class StockApi
     public static async Task<Results<Ok<StockLineResponse>, ProblemHttpResult>> Receive(
         string warehouse, string sku, HttpRequest request, IGrainFactory grains)
     {
-        var validate = new Validate();
-        var line = Line(warehouse, sku, grains, validate);
-        var actor = Caller.Actor(request, validate);
-        var operationId = Caller.OperationId(request, validate);
-        var (body, problem) = await JsonBody.ReadAsync<ReceiptRequest>(request);
+        var (call, body, problem) = await Call.ReadAsync<ReceiptRequest>(warehouse, sku, request, grains);
         if (problem is not null)
         {
             return problem;
         }
 
-        validate.Quantity("quantity", body!.Quantity).NoUnit("unit", body.Unit).Text("reference", body.Reference, 200);
-        if (!validate.Ok || line is null)
+        call.Validate.Quantity("quantity", body!.Quantity).Text("reference", body.Reference, MaxTextLength);
+        var (quantity, entered) = await Units.ToBaseAsync(grains, sku, body.Unit, body.Quantity ?? 0, "unit", call.Validate);
+        if (!call.Validate.Ok)
         {
-            return validate.Problem();
+            return call.Validate.Problem();
         }
 
-        var result = await line.ReceiveAsync(new ReceiveCommand(operationId, body.Quantity!.Value, actor, body.Reference));
+        var result = await call.Line!.ReceiveAsync(new ReceiveCommand(call.OperationId, quantity, call.Actor, body.Reference, entered));
         return result.Outcome switch
         {
             StockLineOutcome.Received or StockLineOutcome.AlreadyReceived => TypedResults.Ok(StockLineResponse.From(result.Line)),
-            StockLineOutcome.OperationIdReused => KeyReused(),
-            _ => Unexpected(result.Outcome),
+            _ => Refused(result),
+        };
+    }
+
+    public static async Task<Results<Ok<StockLineResponse>, Accepted<PendingApprovalResponse>, ProblemHttpResult>> Adjust(
+        string warehouse, string sku, HttpRequest request, IGrainFactory grains)
+    {
+        var (call, body, problem) = await Call.ReadAsync<AdjustmentRequest>(warehouse, sku, request, grains);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var v = call.Validate.Delta("quantityDelta", body!.QuantityDelta).Text("note", body.Note, MaxTextLength).Text("reference", body.Reference, MaxTextLength);
+        v.Check(AdjustmentReasons.TryParse(body.Reason, out var reason), "reason", "Must be one of damaged, shrinkage, found, correction, returned, other.");
+        var (delta, entered) = await Units.ToBaseAsync(grains, sku, body.Unit, body.QuantityDelta ?? 0, "unit", v);
+        if (!v.Ok)
+        {
+            return v.Problem();
+        }
+
+        var result = await call.Line!.AdjustAsync(new AdjustCommand(call.OperationId, delta, reason, call.Actor, body.Note, body.Reference, entered));
+        return result.Outcome switch
+        {
+            StockLineOutcome.Adjusted or StockLineOutcome.AlreadyAdjusted => TypedResults.Ok(StockLineResponse.From(result.Line)),
+            StockLineOutcome.PendingApproval or StockLineOutcome.AlreadyPendingApproval => Pending(result),
+            _ => Refused(result),
+        };
+    }
+
+    public static async Task<Results<Ok<CountResponse>, Accepted<PendingApprovalResponse>, ProblemHttpResult>> Count(
+        string warehouse, string sku, HttpRequest request, IGrainFactory grains)
+    {
+        var (call, body, problem) = await Call.ReadAsync<CountRequest>(warehouse, sku, request, grains);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var v = call.Validate.Counted("countedQuantity", body!.CountedQuantity).Text("note", body.Note, MaxTextLength);
+        v.Check(body.CountStartedAtSequence is null or >= 0, "countStartedAtSequence", "Must be a ledger sequence, 0 or more.");
+        var (counted, entered) = await Units.ToBaseAsync(grains, sku, body.Unit, body.CountedQuantity ?? 0, "unit", v);
+        if (!v.Ok)
+        {
+            return v.Problem();
+        }
+
+        var result = await call.Line!.CountAsync(new CountCommand(call.OperationId, counted, body.CountStartedAtSequence, call.Actor, body.Note, entered));
+        switch (result.Outcome)
+        {
+            case StockLineOutcome.Counted or StockLineOutcome.AlreadyCounted:
+                return TypedResults.Ok(new CountResponse(counted, result.Entry!.Quantity, body.CountStartedAtSequence, StockLineResponse.From(result.Line)));
+            case StockLineOutcome.PendingApproval or StockLineOutcome.AlreadyPendingApproval:
+                return Pending(result);
+            default:
+                return Refused(result);
+        }
+    }
+
+    public static async Task<Results<Ok<StockLineResponse>, ProblemHttpResult>> Return(
+        string warehouse, string sku, HttpRequest request, IGrainFactory grains)
+    {
+        var (call, body, problem) = await Call.ReadAsync<ReturnRequest>(warehouse, sku, request, grains);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var v = call.Validate.Quantity("quantity", body!.Quantity).Id("reason", body.Reason)
+            .Text("note", body.Note, MaxTextLength).Text("reference", body.Reference, MaxTextLength);
+        var (quantity, entered) = await Units.ToBaseAsync(grains, sku, body.Unit, body.Quantity ?? 0, "unit", v);
+        if (!v.Ok)
+        {
+            return v.Problem();
+        }
+
+        var result = await call.Line!.ReturnAsync(new ReturnCommand(call.OperationId, quantity, body.Reason!, call.Actor, body.Reference, body.Note, entered));
+        return result.Outcome switch
+        {
+            StockLineOutcome.Returned or StockLineOutcome.AlreadyReturned => TypedResults.Ok(StockLineResponse.From(result.Line)),
+            _ => Refused(result),
         };
     }
 
     public static async Task<Results<Ok<StockLineResponse>, ProblemHttpResult>> SetPolicy(
         string warehouse, string sku, HttpRequest request, IGrainFactory grains)
     {
-        var validate = new Validate();
-        var line = Line(warehouse, sku, grains, validate);
-        var actor = Caller.Actor(request, validate);
-        var operationId = Caller.OperationId(request, validate);
-        var (body, problem) = await JsonBody.ReadAsync<PolicyRequest>(request);
+        var (call, body, problem) = await Call.ReadAsync<PolicyRequest>(warehouse, sku, request, grains);
         if (problem is not null)
         {
             return problem;
         }
 
         var policy = NegativeStockPolicy.Block;
-        validate.Check(body!.NegativeStock is not null && LedgerFormat.TryParsePolicy(body.NegativeStock, out policy),
+        call.Validate.Check(body!.NegativeStock is not null && LedgerFormat.TryParsePolicy(body.NegativeStock, out policy),
             "negativeStock", "Must be one of block, approval, allow.");
-        validate.Check(body.SafetyStock is >= 0 and <= Validate.MaxQuantity, "safetyStock", $"Must be a whole number from 0 to {Validate.MaxQuantity:N0}.");
-        if (!validate.Ok || line is null)
+        call.Validate.Check(body.SafetyStock is >= 0 and <= Validate.MaxQuantity, "safetyStock", $"Must be a whole number from 0 to {Validate.MaxQuantity:N0}.");
+        if (!call.Validate.Ok)
         {
-            return validate.Problem();
+            return call.Validate.Problem();
         }
 
-        var result = await line.SetPolicyAsync(new SetPolicyCommand(operationId, policy, body.SafetyStock!.Value, actor));
+        var result = await call.Line!.SetPolicyAsync(new SetPolicyCommand(call.OperationId, policy, body.SafetyStock!.Value, call.Actor));
         return result.Outcome switch
         {
             StockLineOutcome.PolicyChanged or StockLineOutcome.AlreadyPolicyChanged => TypedResults.Ok(StockLineResponse.From(result.Line)),
-            StockLineOutcome.OperationIdReused => KeyReused(),
-            _ => Unexpected(result.Outcome),
+            _ => Refused(result),
         };
     }
 
@@ -109,19 +201,92 @@ public static class StockApi
         return TypedResults.Ok(new LedgerResponse(page.Entries.Select(LedgerEntryResponse.From).ToList()));
     }
 
-    private static IStockLineGrain? Line(string warehouse, string sku, IGrainFactory grains, Validate validate)
+    public static async Task<Results<Ok<ApprovalsResponse>, ProblemHttpResult>> GetApprovals(string warehouse, string sku, IGrainFactory grains)
+    {
+        var validate = new Validate();
+        if (Line(warehouse, sku, grains, validate) is not { } line)
+        {
+            return validate.Problem();
+        }
+
+        var approvals = await line.GetApprovalsAsync();
+        return TypedResults.Ok(new ApprovalsResponse(approvals.Select(ApprovalResponse.From).ToList()));
+    }
+
+    private static async Task<Results<Ok<ResolvedApprovalResponse>, ProblemHttpResult>> Resolve(
+        string warehouse, string sku, string approvalId, bool approve, HttpRequest request, IGrainFactory grains)
+    {
+        var validate = new Validate();
+        var line = Line(warehouse, sku, grains, validate);
+        validate.Id("approvalId", approvalId);
+        var actor = Caller.Actor(request, validate);
+        string? note = null;
+        if (request.ContentLength is > 0 || request.Headers.ContentType.Count > 0)
+        {
+            var (body, problem) = await JsonBody.ReadAsync<ResolveRequest>(request);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            validate.Text("note", body!.Note, MaxTextLength);
+            note = body.Note;
+        }
+
+        if (!validate.Ok || line is null)
+        {
+            return validate.Problem();
+        }
+
+        var result = await line.ResolveApprovalAsync(new ResolveApprovalCommand(approvalId, approve, actor, note));
+        return result.Outcome switch
+        {
+            StockLineOutcome.Approved or StockLineOutcome.AlreadyApproved =>
+                TypedResults.Ok(new ResolvedApprovalResponse("approved", ApprovalResponse.From(result.Approval!), StockLineResponse.From(result.Line))),
+            StockLineOutcome.Rejected or StockLineOutcome.AlreadyRejected =>
+                TypedResults.Ok(new ResolvedApprovalResponse("rejected", ApprovalResponse.From(result.Approval!), StockLineResponse.From(result.Line))),
+            _ => Refused(result),
+        };
+    }
+
+    internal static IStockLineGrain? Line(string warehouse, string sku, IGrainFactory grains, Validate validate)
     {
         validate.Id("warehouse", warehouse).Id("sku", sku);
         return StockKey.TryCreate(warehouse, sku, out var key) ? grains.GetGrain<IStockLineGrain>(key.ToString()) : null;
     }
 
-    private static ProblemHttpResult BadKey(string warehouse, string sku) =>
-        new Validate().Id("warehouse", warehouse).Id("sku", sku).Problem();
+    private static Accepted<PendingApprovalResponse> Pending(StockLineResult result) =>
+        TypedResults.Accepted((string?)null, new PendingApprovalResponse("pending_approval", ApprovalResponse.From(result.Approval!), StockLineResponse.From(result.Line)));
 
-    internal static ProblemHttpResult KeyReused() =>
-        Problems.Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused",
-            "This Idempotency-Key was used with a different request.", "Use a new key for a new request; nothing was changed.");
+    /// <summary>The problem document for every refusal a line can give, each with its stable code.</summary>
+    internal static ProblemHttpResult Refused(StockLineResult result)
+    {
+        var (status, code, title) = result.Outcome switch
+        {
+            StockLineOutcome.OperationIdReused => (422, "idempotency_key_reused", "This Idempotency-Key was used with a different request."),
+            StockLineOutcome.UnitsReserved => (409, "units_reserved", "That would take units that reservations still hold."),
+            StockLineOutcome.InsufficientOnHand => (409, "insufficient_on_hand", "There are not that many units on hand."),
+            StockLineOutcome.CountSequenceInvalid => (409, "count_sequence_invalid", "The count starts at a sequence the line has not reached."),
+            StockLineOutcome.ApprovalNotFound => (404, "approval_not_found", "No such approval on this line."),
+            StockLineOutcome.SameActor => (403, "same_actor", "The requester cannot approve their own change; a second person must."),
+            _ => (500, "unexpected_outcome", $"The line answered {result.Outcome}."),
+        };
+        return Problems.Problem(status, code, title, "Nothing was changed.",
+            new Dictionary<string, object?> { ["line"] = StockLineResponse.From(result.Line) });
+    }
 
-    internal static ProblemHttpResult Unexpected(StockLineOutcome outcome) =>
-        Problems.Problem(StatusCodes.Status500InternalServerError, "unexpected_outcome", "The line answered unexpectedly.", outcome.ToString());
+    /// <summary>What every mutating line request needs: the line, the actor, the operation id, the body.</summary>
+    private sealed record Call(IStockLineGrain? Line, string Actor, string OperationId, Validate Validate)
+    {
+        public static async Task<(Call Call, T? Body, ProblemHttpResult? Problem)> ReadAsync<T>(
+            string warehouse, string sku, HttpRequest request, IGrainFactory grains)
+            where T : class
+        {
+            var validate = new Validate();
+            var line = StockApi.Line(warehouse, sku, grains, validate);
+            var call = new Call(line, Caller.Actor(request, validate), Caller.OperationId(request, validate), validate);
+            var (body, problem) = await JsonBody.ReadAsync<T>(request);
+            return (call, body, problem);
+        }
+    }
 }

@@ -1,0 +1,47 @@
+using Orleans.Concurrency;
+using StockGrains.Stock;
+
+namespace StockGrains.Skus;
+
+/// <summary>A SKU's units: every quantity is stored in the base unit; a pack converts to it exactly.</summary>
+[GenerateSerializer, Immutable, Alias("sg.SkuDefinition")]
+public sealed record SkuDefinition(
+    [property: Id(0)] string Sku,
+    [property: Id(1)] string BaseUnit,
+    [property: Id(2)] IReadOnlyDictionary<string, long> Packs,
+    [property: Id(3)] NegativeStockPolicy? NegativeStock,
+    [property: Id(4)] int Version)
+{
+    /// <summary>
+    /// Converts a quantity entered in <paramref name="unit"/> to base units. Null when the unit is unknown or the
+    /// result would not fit in <paramref name="max"/>: a quantity that does not convert exactly is never guessed at.
+    /// </summary>
+    public long? ToBase(string unit, long quantity, long max)
+    {
+        var factor = unit == BaseUnit ? 1 : Packs.TryGetValue(unit, out var f) ? f : 0;
+        if (factor == 0)
+        {
+            return null;
+        }
+
+        return quantity > max / factor ? null : quantity * factor;
+    }
+}
+
+[GenerateSerializer, Immutable, Alias("sg.DefineSku")]
+public sealed record DefineSku(
+    [property: Id(0)] string BaseUnit,
+    [property: Id(1)] IReadOnlyDictionary<string, long> Packs,
+    [property: Id(2)] NegativeStockPolicy? NegativeStock,
+    [property: Id(3)] string Actor);
+
+/// <summary>A SKU definition (key: the SKU). Its negative-stock policy is the default of every line of the SKU.</summary>
+[Alias("sg.ISkuGrain")]
+public interface ISkuGrain : IGrainWithStringKey
+{
+    [Alias("Get"), ReadOnly, AlwaysInterleave]
+    Task<SkuDefinition?> GetAsync();
+
+    [Alias("Define")]
+    Task<SkuDefinition> DefineAsync(DefineSku command);
+}

@@ -1,0 +1,85 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using StockGrains.Grains.Stock;
+using StockGrains.Grains.Storage;
+using StockGrains.Server.Http;
+using StockGrains.Server.Stock;
+using StockGrains.Stock;
+
+namespace StockGrains.Server.Operations;
+
+public sealed record AlertResponse(
+    string Warehouse, string Sku, long OnHand, long Reserved, long Sequence, long CauseSequence, string CauseKind, long CauseQuantity,
+    string? CauseReason, string CauseOperationId, string CauseActor, DateTimeOffset RaisedAt);
+
+public sealed record AlertsResponse(IReadOnlyList<AlertResponse> Alerts);
+
+/// <summary>What operators watch across lines: open negative-stock alerts, pending approvals, reconciliation.</summary>
+public static class OperationsApi
+{
+    /// <summary>Most rows one listing returns.</summary>
+    public const int MaxRows = 1_000;
+
+    public static IEndpointRouteBuilder MapOperationsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/alerts", Alerts).WithTags("Operations").WithName("GetAlerts")
+            .WithSummary("Open negative-stock alerts, each with the movement that caused it.");
+        app.MapGet("/v1/approvals", Approvals).WithTags("Operations").WithName("GetApprovals")
+            .WithSummary("Adjustments and counts waiting for a second person, oldest first.");
+        app.MapGet("/v1/reports/reconciliation", Reconcile).WithTags("Operations").WithName("Reconcile")
+            .WithSummary("Negative lines, and any line whose stored balances differ from a replay of its ledger (always empty).");
+        return app;
+    }
+
+    public static async Task<Results<Ok<AlertsResponse>, ProblemHttpResult>> Alerts(ILedgerStore store, int? limit)
+    {
+        var validate = new Validate().Check(limit is null or >= 1 and <= MaxRows, "limit", $"Must be from 1 to {MaxRows}.");
+        if (!validate.Ok)
+        {
+            return validate.Problem();
+        }
+
+        var alerts = await store.OpenAlertsAsync(limit ?? 100);
+        return TypedResults.Ok(new AlertsResponse(alerts.Select(a =>
+        {
+            var key = StockKey.Parse(a.Line);
+            return new AlertResponse(key.Warehouse, key.Sku, a.Latest.OnHandAfter, a.Latest.ReservedAfter, a.Latest.Sequence, a.Cause.Sequence,
+                LedgerFormat.Kind(a.Cause.Kind), a.Cause.Quantity, a.Cause.Reason, a.Cause.OperationId, a.Cause.Actor, a.Cause.At);
+        }).ToList()));
+    }
+
+    public static async Task<Results<Ok<ApprovalsResponse>, ProblemHttpResult>> Approvals(ILedgerStore store, string? warehouse, int? limit)
+    {
+        var validate = new Validate().Check(limit is null or >= 1 and <= MaxRows, "limit", $"Must be from 1 to {MaxRows}.");
+        if (warehouse is not null)
+        {
+            validate.Id("warehouse", warehouse);
+        }
+
+        if (!validate.Ok)
+        {
+            return validate.Problem();
+        }
+
+        var rows = await store.PendingApprovalsAsync(warehouse, limit ?? 100);
+        return TypedResults.Ok(new ApprovalsResponse(rows.Select(r =>
+        {
+            var key = StockKey.Parse(r.Line);
+            var e = r.Request;
+            return new ApprovalResponse(e.ApprovalId!, key.Warehouse, key.Sku, e.Reason == "count" ? "count" : "adjustment", e.Quantity, e.Reason,
+                e.Actor, e.At, e.Sequence, e.Note, e.CountedQuantity);
+        }).ToList()));
+    }
+
+    public static async Task<Results<Ok<ReconciliationResult>, ProblemHttpResult>> Reconcile(Reconciliation reconciliation, string? after, int? limit)
+    {
+        var validate = new Validate().Check(limit is null or >= 1 and <= Reconciliation.MaxLinesPerReport, "limit",
+            $"Must be from 1 to {Reconciliation.MaxLinesPerReport}.");
+        validate.Check(after is null || StockKey.TryParse(after, out _), "after", "Must be a line key 'warehouse/sku' from a previous page.");
+        if (!validate.Ok)
+        {
+            return validate.Problem();
+        }
+
+        return TypedResults.Ok(await reconciliation.RunAsync(after ?? "", limit ?? 100));
+    }
+}
