@@ -127,6 +127,7 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
+        // Lines of one warehouse are the keys from 'warehouse/' up to 'warehouse0': '0' is the character after '/'.
         command.CommandText =
             $"SELECT line, {Columns} FROM stock_ledger r WHERE kind = 'approval_requested' " +
             "AND ($warehouse IS NULL OR line >= $warehouse || '/' AND line < $warehouse || '0') " +
