@@ -35,12 +35,15 @@ public enum ReservationOutcome
 
     /// <summary>The reservation's status does not allow the transition (ship before commit, commit after release).</summary>
     InvalidTransition = 9,
+
+    /// <summary>A line names no warehouse and the order names no known trade policy to allocate it.</summary>
+    UnknownTradePolicy = 10,
 }
 
 [GenerateSerializer, Immutable, Alias("sg.ReservationLineRequest")]
 public sealed record ReservationLineRequest(
     [property: Id(0)] string Sku,
-    [property: Id(1)] string Warehouse,
+    [property: Id(1)] string? Warehouse,
     [property: Id(2)] long Quantity,
     [property: Id(3)] EnteredQuantity? Entered = null);
 
@@ -59,11 +62,14 @@ public sealed record ReservationLine(
     [property: Id(2)] long Quantity,
     [property: Id(3)] EnteredQuantity? Entered = null);
 
-/// <summary>A line that could not be held, with what the line had available when it refused.</summary>
+/// <summary>
+/// A line that could not be held, with what was available when it was refused: the warehouse's, or for a line the
+/// trade policy allocated (no warehouse), the policy's total.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("sg.ShortLine")]
 public sealed record ShortLine(
     [property: Id(0)] string Sku,
-    [property: Id(1)] string Warehouse,
+    [property: Id(1)] string? Warehouse,
     [property: Id(2)] long Requested,
     [property: Id(3)] long Available);
 

@@ -3,14 +3,17 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StockGrains.Reservations;
 using StockGrains.Stock;
+using StockGrains.TradePolicies;
 
 namespace StockGrains.Grains.Reservations;
 
 /// <summary>
-/// An order reservation: every line held or none. Placement is a small persistent saga: the request is stored
-/// first, then each line is held with the reservation id as its idempotent hold id, and if any line is short every
-/// held line is released (release is idempotent too). A placement interrupted by a crash is finished by the next
-/// call, with the same ids, so it ends all held or all released.
+/// An order reservation: every line held or none. Placement is a persistent saga. The request is stored first; each
+/// line hold is written to the state before the line is asked (the reservation id is the hold id on every line, so
+/// asking twice holds once); a line without a warehouse is allocated across the trade policy's warehouses by its
+/// strategy, guided by the availability read model, and a line that refuses is simply passed over. If anything is
+/// short, every line asked is released (a release of a hold that never existed is a no-op). A placement interrupted
+/// by a crash is resumed by the next call from its stored progress, so it ends all held or all released.
 /// </summary>
 public sealed partial class ReservationGrain(
     [PersistentState("reservation", StorageNames.Snapshots)] IPersistentState<ReservationState> state,
@@ -40,6 +43,18 @@ public sealed partial class ReservationGrain(
                 state.State.Status == ReservationStatus.Refused ? ReservationOutcome.InsufficientStock : ReservationOutcome.AlreadyPlaced, View());
         }
 
+        TradePolicyDefinition? policy = null;
+        if (request.TradePolicy is not null)
+        {
+            policy = await GrainFactory.GetGrain<ITradePolicyGrain>(request.TradePolicy).GetAsync();
+        }
+
+        if (policy is null && (request.TradePolicy is not null || request.Lines.Any(l => l.Warehouse is null)))
+        {
+            // Nothing is stored: naming a policy that does not exist is bad input, not an order.
+            return new ReservationResult(ReservationOutcome.UnknownTradePolicy, null);
+        }
+
         var now = time.GetUtcNow();
         var ttl = request.TtlSeconds > 0 ? request.TtlSeconds : _options.DefaultTtlSeconds;
         state.State = new ReservationState
@@ -49,7 +64,13 @@ public sealed partial class ReservationGrain(
             PlacedAt = now,
             ExpiresAt = now.AddSeconds(ttl),
             Actor = request.Actor,
-            Lines = request.Lines.Select(l => new ReservationLine(l.Sku, l.Warehouse, l.Quantity, l.Entered)).ToList(),
+            TradePolicy = request.TradePolicy,
+            PolicyWarehouses = policy?.Warehouses.ToList() ?? [],
+            Allocation = policy?.Allocation ?? AllocationStrategy.Priority,
+            Requested = [.. request.Lines],
+            Attempts = request.Lines.Where(l => l.Warehouse is not null)
+                .Select(l => new LineAttempt { Sku = l.Sku, Warehouse = l.Warehouse!, Quantity = l.Quantity, Entered = l.Entered })
+                .ToList(),
         };
         await state.WriteStateAsync();
         await SettleAsync();
@@ -91,11 +112,7 @@ public sealed partial class ReservationGrain(
 
         if (!Exists || state.State.Status != ReservationStatus.Pending)
         {
-            var reminder = await this.GetReminder(ExpiryReminder);
-            if (reminder is not null)
-            {
-                await this.UnregisterReminder(reminder);
-            }
+            await ForgetReminderAsync();
         }
     }
 
@@ -119,7 +136,7 @@ public sealed partial class ReservationGrain(
             return new ReservationResult(ReservationOutcome.InvalidTransition, View());
         }
 
-        var results = await ForEachLineAsync((line, command) => target switch
+        var results = await ForEachHeldLineAsync((line, command) => target switch
         {
             ReservationStatus.Committed => line.CommitAsync(command),
             ReservationStatus.Shipped => line.ShipAsync(command),
@@ -140,9 +157,9 @@ public sealed partial class ReservationGrain(
 
         state.State.Status = target;
         await state.WriteStateAsync();
+
         // Only a pending reservation expires; after any transition the reminder has nothing left to do.
         await ForgetReminderAsync();
-
         return new ReservationResult(
             target switch
             {
@@ -166,7 +183,7 @@ public sealed partial class ReservationGrain(
 
         if (state.State.Status == ReservationStatus.Pending && time.GetUtcNow() >= state.State.ExpiresAt)
         {
-            await ForEachLineAsync((line, command) => line.ExpireAsync(command), "system");
+            await ForEachHeldLineAsync((line, command) => line.ExpireAsync(command), "system");
             state.State.Status = ReservationStatus.Expired;
             await state.WriteStateAsync();
             await ForgetReminderAsync();
@@ -176,23 +193,30 @@ public sealed partial class ReservationGrain(
     private async Task HoldAllOrNoneAsync()
     {
         var s = state.State;
-        var lineExpiry = s.ExpiresAt.AddSeconds(_options.LineHoldGraceSeconds);
-        var results = await Task.WhenAll(s.Lines.Select(l =>
-            Line(l).ReserveAsync(new ReserveCommand(Id, l.Quantity, lineExpiry, s.Actor, Reference: $"order:{Id}", Entered: l.Entered))));
 
-        var shortLines = new List<ShortLine>();
-        for (var i = 0; i < results.Length; i++)
+        // Every attempt whose outcome is not recorded is asked (again): the hold id makes that safe.
+        var unknown = s.Attempts.Where(a => a.Outcome == AttemptOutcome.Unknown).ToList();
+        await Task.WhenAll(unknown.Select(AskAsync));
+
+        var shortLines = s.Attempts.Where(a => !a.Allocated && a.Outcome == AttemptOutcome.Refused)
+            .Select(a => new ShortLine(a.Sku, a.Warehouse, a.Quantity, Math.Max(0, a.Available)))
+            .ToList();
+        if (shortLines.Count == 0)
         {
-            if (results[i].Outcome is not (StockLineOutcome.Reserved or StockLineOutcome.AlreadyReserved))
+            foreach (var request in s.Requested.Where(r => r.Warehouse is null))
             {
-                shortLines.Add(new ShortLine(s.Lines[i].Sku, s.Lines[i].Warehouse, s.Lines[i].Quantity, Math.Max(0, results[i].Line.Available)));
+                if (await AllocateAsync(request) is { } shortLine)
+                {
+                    shortLines.Add(shortLine);
+                    break;
+                }
             }
         }
 
         if (shortLines.Count > 0)
         {
-            // Compensation: every line that did hold lets go. Release of a hold that never existed is a no-op.
-            await ForEachLineAsync((line, command) => line.ReleaseAsync(command), s.Actor);
+            // Compensation: every line asked lets go. Release of a hold that never existed is a no-op.
+            await Task.WhenAll(s.Attempts.Select(a => Line(a.Sku, a.Warehouse).ReleaseAsync(new HoldCommand(Id, s.Actor))));
             s.Status = ReservationStatus.Refused;
             s.ShortLines = shortLines;
         }
@@ -206,6 +230,59 @@ public sealed partial class ReservationGrain(
         await state.WriteStateAsync();
     }
 
+    /// <summary>
+    /// Allocates what is still needed of a line that names no warehouse, one warehouse at a time in the policy's
+    /// order, taking at most what the read model says each has. It stops as soon as the warehouses not yet tried
+    /// cannot cover what is still needed: an order that cannot complete must not sit on units another order could use.
+    /// </summary>
+    private async Task<ShortLine?> AllocateAsync(ReservationLineRequest request)
+    {
+        var s = state.State;
+        var need = request.Quantity - s.Attempts.Where(a => a.Allocated && a.Sku == request.Sku && a.Outcome == AttemptOutcome.Held).Sum(a => a.Quantity);
+        var tried = s.Attempts.Where(a => a.Sku == request.Sku).Select(a => a.Warehouse).ToHashSet(StringComparer.Ordinal);
+        var availability = await GrainFactory.GetGrain<ISkuAvailabilityGrain>(request.Sku).GetAsync(s.PolicyWarehouses);
+        var candidates = (s.Allocation == AllocationStrategy.MostAvailable
+                ? availability.OrderByDescending(a => a.Contributes)
+                : availability.AsEnumerable())
+            .Where(a => !tried.Contains(a.Warehouse))
+            .ToList();
+
+        for (var i = 0; i < candidates.Count && need > 0; i++)
+        {
+            if (candidates.Skip(i).Sum(c => c.Contributes) < need)
+            {
+                break;
+            }
+
+            var take = Math.Min(need, candidates[i].Contributes);
+            if (take <= 0)
+            {
+                continue;
+            }
+
+            var attempt = new LineAttempt { Sku = request.Sku, Warehouse = candidates[i].Warehouse, Quantity = take, Allocated = true };
+            s.Attempts.Add(attempt);
+            await state.WriteStateAsync();
+            await AskAsync(attempt);
+            if (attempt.Outcome == AttemptOutcome.Held)
+            {
+                need -= take;
+            }
+        }
+
+        return need > 0 ? new ShortLine(request.Sku, null, request.Quantity, availability.Sum(a => a.Contributes)) : null;
+    }
+
+    private async Task AskAsync(LineAttempt attempt)
+    {
+        var s = state.State;
+        var expiry = s.ExpiresAt.AddSeconds(_options.LineHoldGraceSeconds);
+        var result = await Line(attempt.Sku, attempt.Warehouse)
+            .ReserveAsync(new ReserveCommand(Id, attempt.Quantity, expiry, s.Actor, Reference: $"order:{Id}", Entered: attempt.Entered));
+        attempt.Outcome = result.Outcome is StockLineOutcome.Reserved or StockLineOutcome.AlreadyReserved ? AttemptOutcome.Held : AttemptOutcome.Refused;
+        attempt.Available = result.Line.Available;
+    }
+
     private async Task ForgetReminderAsync()
     {
         var reminder = await this.GetReminder(ExpiryReminder);
@@ -215,14 +292,16 @@ public sealed partial class ReservationGrain(
         }
     }
 
-    private Task<StockLineResult[]> ForEachLineAsync(Func<IStockLineGrain, HoldCommand, Task<StockLineResult>> act, string actor) =>
-        Task.WhenAll(state.State.Lines.Select(l => act(Line(l), new HoldCommand(Id, actor))));
+    private Task<StockLineResult[]> ForEachHeldLineAsync(Func<IStockLineGrain, HoldCommand, Task<StockLineResult>> act, string actor) =>
+        Task.WhenAll(state.State.Held.Select(a => act(Line(a.Sku, a.Warehouse), new HoldCommand(Id, actor))));
 
-    private IStockLineGrain Line(ReservationLine line) =>
-        GrainFactory.GetGrain<IStockLineGrain>(StockKey.Create(line.Warehouse, line.Sku).ToString());
+    private IStockLineGrain Line(string sku, string warehouse) =>
+        GrainFactory.GetGrain<IStockLineGrain>(StockKey.Create(warehouse, sku).ToString());
 
     private ReservationView View() =>
-        new(Id, state.State.Status, state.State.ExpiresAt, state.State.Lines, state.State.ShortLines);
+        new(Id, state.State.Status, state.State.ExpiresAt,
+            state.State.Held.Select(a => new ReservationLine(a.Sku, a.Warehouse, a.Quantity, a.Entered)).ToList(),
+            state.State.ShortLines);
 
     /// <summary>What makes two placements "the same request": the lines in order, the TTL and the trade policy.</summary>
     private static string Fingerprint(PlaceReservation request)
@@ -231,7 +310,7 @@ public sealed partial class ReservationGrain(
         sb.Append("ttl=").Append(request.TtlSeconds).Append(";tp=").Append(request.TradePolicy);
         foreach (var line in request.Lines)
         {
-            sb.Append(';').Append(line.Warehouse).Append('/').Append(line.Sku).Append('=').Append(line.Quantity);
+            sb.Append(';').Append(line.Warehouse ?? "*").Append('/').Append(line.Sku).Append('=').Append(line.Quantity);
             if (line.Entered is { } entered)
             {
                 sb.Append('(').Append(entered.Quantity).Append(' ').Append(entered.Unit).Append(')');

@@ -25,6 +25,13 @@ public sealed partial class StockLineGrain(
     ILogger<StockLineGrain> logger) : Grain, IStockLineGrain, IRemindable
 {
     private const string ExpiryReminder = "expiry";
+
+    /// <summary>
+    /// A line tells the SKU's availability read model about its balances at most this often; a hot line in a flash
+    /// sale sends one message per interval, not one per reservation, and the read model still converges in well
+    /// under a second.
+    /// </summary>
+    private static readonly TimeSpan PublishInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
 
     private readonly StockLineOptions _options = options.Value;
@@ -38,6 +45,8 @@ public sealed partial class StockLineGrain(
     private bool _snapshotting;
     private Exception? _broken;
     private IGrainTimer? _expiryTimer;
+    private IGrainTimer? _publishTimer;
+    private long _publishedAt;
     private DateTimeOffset? _timerDue;
     private bool? _reminderRegistered;
 
@@ -70,6 +79,7 @@ public sealed partial class StockLineGrain(
         LogActivated(_line, _snapshotAt, _rules.Sequence);
         await InheritSkuPolicyAsync(key);
         await ExpireDueHoldsAsync();
+        PublishAvailability();
     }
 
     /// <summary>
@@ -202,6 +212,7 @@ public sealed partial class StockLineGrain(
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _expiryTimer?.Dispose();
+        _publishTimer?.Dispose();
         return Task.CompletedTask;
     }
 
@@ -313,6 +324,7 @@ public sealed partial class StockLineGrain(
                 }
 
                 _inFlight.Clear();
+                PublishAvailability();
                 if (_durable - _snapshotAt >= _options.SnapshotEvery && !_snapshotting)
                 {
                     _ = WriteSnapshotAsync();
@@ -323,6 +335,36 @@ public sealed partial class StockLineGrain(
         {
             _appending = false;
         }
+    }
+
+    /// <summary>
+    /// Pushes the line's balances to the SKU's availability read model, at most once per <see cref="PublishInterval"/>:
+    /// a change inside the interval is sent when it ends, so the last change is never lost. The message is one-way;
+    /// the read model never decides anything, so a lost message only delays it until the next change.
+    /// </summary>
+    private void PublishAvailability()
+    {
+        if (_publishTimer is not null)
+        {
+            return;
+        }
+
+        var since = TimeProvider.System.GetElapsedTime(_publishedAt);
+        if (_publishedAt != 0 && since < PublishInterval)
+        {
+            _publishTimer = this.RegisterGrainTimer(static grain =>
+            {
+                grain._publishTimer?.Dispose();
+                grain._publishTimer = null;
+                grain.PublishAvailability();
+                return Task.CompletedTask;
+            }, this, new GrainTimerCreationOptions(PublishInterval - since, Timeout.InfiniteTimeSpan) { Interleave = true });
+            return;
+        }
+
+        _publishedAt = TimeProvider.System.GetTimestamp();
+        var key = StockKey.Parse(_line);
+        _ = GrainFactory.GetGrain<StockGrains.TradePolicies.ISkuAvailabilityGrain>(key.Sku).PublishAsync(_rules.View);
     }
 
     /// <summary>

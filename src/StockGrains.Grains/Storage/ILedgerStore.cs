@@ -27,6 +27,9 @@ public interface ILedgerStore
     /// <summary>The lines of one SKU, one per warehouse that ever had a movement of it.</summary>
     Task<IReadOnlyList<string>> LinesOfSkuAsync(string sku, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>The latest entry of every line of one SKU: each warehouse's balances as last made durable.</summary>
+    Task<IReadOnlyList<(string Line, LedgerEntry Latest)>> LatestOfSkuAsync(string sku, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Lines whose latest entry leaves a negative-stock alert open, with the entry that raised it.</summary>
     Task<IReadOnlyList<OpenAlert>> OpenAlertsAsync(int limit, CancellationToken cancellationToken = default);
 

@@ -93,6 +93,25 @@ public sealed partial class SqliteLedgerStore : ILedgerStore, IAsyncDisposable
         return await ReadStringsAsync(command, cancellationToken);
     }
 
+    public async Task<IReadOnlyList<(string Line, LedgerEntry Latest)>> LatestOfSkuAsync(string sku, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText =
+            $"SELECT l.line, {Columns} FROM stock_lines s JOIN stock_ledger l ON l.line = s.line " +
+            "AND l.sequence = (SELECT MAX(sequence) FROM stock_ledger m WHERE m.line = s.line) WHERE s.sku = $sku ORDER BY s.warehouse LIMIT $limit";
+        command.Parameters.AddWithValue("$sku", sku);
+        command.Parameters.AddWithValue("$limit", limit);
+        var rows = new List<(string, LedgerEntry)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add((reader.GetString(0), ReadEntry(reader, 1)));
+        }
+
+        return rows;
+    }
+
     public async Task<IReadOnlyList<OpenAlert>> OpenAlertsAsync(int limit, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);

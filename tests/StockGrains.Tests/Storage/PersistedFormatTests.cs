@@ -63,11 +63,19 @@ public sealed class PersistedFormatTests
             PlacedAt = At,
             ExpiresAt = At.AddMinutes(10),
             Actor = "checkout",
-            Lines = [new ReservationLine("mug", "w1", 2)],
+            TradePolicy = "web",
+            PolicyWarehouses = ["w1", "w2"],
+            Allocation = StockGrains.TradePolicies.AllocationStrategy.Priority,
+            Requested = [new ReservationLineRequest("mug", null, 3, new StockGrains.Stock.EnteredQuantity("case", 1))],
+            Attempts =
+            [
+                new LineAttempt { Sku = "mug", Warehouse = "w1", Quantity = 2, Allocated = true, Outcome = AttemptOutcome.Held, Available = 0 },
+                new LineAttempt { Sku = "mug", Warehouse = "w2", Quantity = 1, Allocated = true, Outcome = AttemptOutcome.Unknown },
+            ],
             ShortLines = [],
         };
 
-        AssertGolden("reservation-state.v1.json", new SnapshotSerializer().Serialize(state).ToString());
+        AssertGolden("reservation-state.v2.json", new SnapshotSerializer().Serialize(state).ToString());
     }
 
     // Proves a snapshot written in the older format 1 still loads into a line.
