@@ -304,7 +304,7 @@ public sealed partial class ReservationGrain(
             state.State.ShortLines);
 
     /// <summary>What makes two placements "the same request": the lines in order, the TTL and the trade policy.</summary>
-    private static string Fingerprint(PlaceReservation request)
+    internal static string Fingerprint(PlaceReservation request)
     {
         var sb = new StringBuilder();
         sb.Append("ttl=").Append(request.TtlSeconds).Append(";tp=").Append(request.TradePolicy);

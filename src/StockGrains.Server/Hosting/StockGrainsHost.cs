@@ -11,6 +11,7 @@ using StockGrains.Server.Reservations;
 using StockGrains.Server.Operations;
 using StockGrains.Server.Skus;
 using StockGrains.Server.Stock;
+using StockGrains.Server.TradePolicies;
 using StockGrains.Server.Transfers;
 using StockGrains.Stock;
 
@@ -84,6 +85,7 @@ public static partial class StockGrainsHost
         app.MapSkuApi();
         app.MapTransferApi();
         app.MapOperationsApi();
+        app.MapTradePolicyApi();
 
         app.Services.GetRequiredService<OpenAlertsMetric>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StockGrains");

@@ -63,22 +63,27 @@ public static class ReservationApi
             validate.Id($"{at}.sku", line.Sku).Quantity($"{at}.quantity", line.Quantity);
             if (line.Warehouse is null)
             {
-                validate.Add($"{at}.warehouse", "Required: every line names its warehouse until trade policies allocate.");
+                validate.Check(body.TradePolicy is not null, $"{at}.warehouse", "Name a warehouse, or a tradePolicy to allocate the line.");
             }
             else
             {
                 validate.Id($"{at}.warehouse", line.Warehouse);
             }
 
-            if (line.Sku is not null && line.Warehouse is not null && !seen.Add((line.Warehouse, line.Sku)))
+            // One line per SKU and warehouse, and a SKU the policy allocates appears on no other line: otherwise two
+            // lines would share one hold on one stock line.
+            var where = line.Warehouse ?? "*";
+            var clash = line.Sku is not null && (!seen.Add((where, line.Sku))
+                || (where == "*" ? seen.Any(x => x.Item2 == line.Sku && x.Item1 != "*") : seen.Contains(("*", line.Sku))));
+            if (clash)
             {
-                validate.Add(at, "Another line names the same SKU and warehouse; put the whole quantity on one line.");
+                validate.Add(at, "Another line names the same SKU there; put the whole quantity on one line.");
             }
 
             var (quantity, entered) = await Units.ToBaseAsync(grains, line.Sku!, line.Unit, line.Quantity ?? 0, $"{at}.unit", validate);
             if (validate.Ok)
             {
-                lines.Add(new ReservationLineRequest(line.Sku!, line.Warehouse!, quantity, entered));
+                lines.Add(new ReservationLineRequest(line.Sku!, line.Warehouse, quantity, entered));
             }
         }
 
@@ -101,6 +106,9 @@ public static class ReservationApi
                     ["shortLines"] = result.Reservation!.ShortLines
                         .Select(s => new { sku = s.Sku, warehouse = s.Warehouse, requested = s.Requested, available = s.Available }).ToList(),
                 }),
+            ReservationOutcome.UnknownTradePolicy => Problems.Problem(StatusCodes.Status400BadRequest, "validation_failed", "The request is not valid.",
+                "See 'errors' for each field; nothing was changed.",
+                new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { ["tradePolicy"] = ["No such trade policy."] } }),
             ReservationOutcome.ReservationIdReused => Problems.Problem(StatusCodes.Status422UnprocessableEntity, "reservation_id_reused",
                 "This reservationId was used with a different request.", "Use a new reservationId for a new order; nothing was changed."),
             _ => Unexpected(result.Outcome),

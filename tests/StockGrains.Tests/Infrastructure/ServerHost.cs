@@ -17,9 +17,11 @@ namespace StockGrains.Tests.Infrastructure;
 /// </summary>
 public sealed class ServerHost : IAsyncDisposable
 {
-    private ServerHost(WebApplication app, string dataDirectory, FakeTimeProvider clock)
+    private ServerHost(WebApplication app, string dataDirectory, FakeTimeProvider clock, int gatewayPort, string clusterId)
     {
         App = app;
+        GatewayPort = gatewayPort;
+        ClusterId = clusterId;
         DataDirectory = dataDirectory;
         Clock = clock;
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -29,6 +31,10 @@ public sealed class ServerHost : IAsyncDisposable
     public WebApplication App { get; }
 
     public string DataDirectory { get; }
+
+    public int GatewayPort { get; }
+
+    public string ClusterId { get; }
 
     public FakeTimeProvider Clock { get; }
 
@@ -47,12 +53,14 @@ public sealed class ServerHost : IAsyncDisposable
     {
         dataDirectory ??= NewDataDirectory();
         clock ??= new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var gatewayPort = FreePort();
+        var clusterId = $"test-{Guid.NewGuid():N}";
         string[] args =
         [
             $"--StockGrains:DataDirectory={dataDirectory}",
             $"--StockGrains:SiloPort={FreePort()}",
-            $"--StockGrains:GatewayPort={FreePort()}",
-            $"--StockGrains:ClusterId=test-{Guid.NewGuid():N}",
+            $"--StockGrains:GatewayPort={gatewayPort}",
+            $"--StockGrains:ClusterId={clusterId}",
             "--Kestrel:Endpoints:Http:Url=http://127.0.0.1:0",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Orleans=Error",
@@ -60,7 +68,7 @@ public sealed class ServerHost : IAsyncDisposable
         ];
         var app = StockGrainsHost.Build(args, builder => builder.Services.AddSingleton(new StockGrainsTime(clock)));
         await app.StartAsync();
-        return new ServerHost(app, dataDirectory, clock);
+        return new ServerHost(app, dataDirectory, clock, gatewayPort, clusterId);
     }
 
     public async ValueTask DisposeAsync()

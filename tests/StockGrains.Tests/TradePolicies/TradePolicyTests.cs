@@ -1,0 +1,164 @@
+using System.Text.Json;
+using StockGrains.Tests.Infrastructure;
+
+namespace StockGrains.Tests.TradePolicies;
+
+/// <summary>Trade policies: availability across warehouses, allocation, and all-or-nothing orders over HTTP.</summary>
+[Collection(nameof(ServerCollection))]
+public sealed class TradePolicyTests(ServerFixture fixture)
+{
+    private HttpClient Http => fixture.Host.Http;
+
+    private async Task<string> PolicyAsync(string allocation, params string[] warehouses)
+    {
+        var policy = Fresh.Id("tp");
+        var (status, _) = await Http.PutJsonAsync($"/v1/trade-policies/{policy}", new { warehouses, allocation });
+        Assert.Equal(200, status);
+        return policy;
+    }
+
+    /// <summary>Waits, with a bound, until the read model shows what <paramref name="done"/> expects.</summary>
+    private async Task<JsonElement> AvailabilityAsync(string sku, string policy, Func<JsonElement, bool> done)
+    {
+        JsonElement body = default;
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            (_, body) = await Http.GetJsonAsync($"/v1/availability/{sku}?tradePolicy={policy}");
+            if (done(body))
+            {
+                return body;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"The read model did not converge within 5 s: {body}");
+        return body;
+    }
+
+    // Proves a warehouse below zero never hides the others: one at −5, another at +7, the policy offers 7 and an order for 7 succeeds.
+    [Fact]
+    public async Task A_warehouse_below_zero_does_not_hide_the_stock_of_another()
+    {
+        var sku = Fresh.Id("sku");
+        string minus = Fresh.Id("w"), plus = Fresh.Id("w");
+        await Http.PostJsonAsync($"/v1/stock/{minus}/{sku}/receipts", new { quantity = 5 });
+        await Http.PostJsonAsync("/v1/reservations", new { reservationId = Fresh.Id("o"), lines = new[] { new { sku, warehouse = minus, quantity = 5 } } });
+        var (counted, _) = await Http.PostJsonAsync($"/v1/stock/{minus}/{sku}/counts", new { countedQuantity = 0 });
+        Assert.Equal(200, counted);
+        await Http.PostJsonAsync($"/v1/stock/{plus}/{sku}/receipts", new { quantity = 7 });
+        var policy = await PolicyAsync("priority", minus, plus);
+
+        var availability = await AvailabilityAsync(sku, policy, b => b.Long("available") == 7);
+        var first = availability.GetProperty("warehouses")[0];
+        Assert.Equal((-5L, 0L, "blocked_by_alert"), (first.Long("available"), first.Long("contributes"), first.Str("why")));
+
+        var (status, order) = await Http.PostJsonAsync("/v1/reservations",
+            new { reservationId = Fresh.Id("o"), tradePolicy = policy, lines = new[] { new { sku, quantity = 7 } } });
+        Assert.Equal(201, status);
+        var line = Assert.Single(order.GetProperty("lines").EnumerateArray());
+        Assert.Equal((plus, 7L), (line.Str("warehouse"), line.Long("quantity")));
+    }
+
+    // Proves 50 concurrent orders for 1 unit over two warehouses of 1 unit each: exactly 2 succeed and no line goes below zero.
+    [Fact]
+    public async Task Fifty_orders_for_one_unit_over_two_single_units_win_exactly_twice()
+    {
+        var (sku, a, b, policy) = await TwoSingleUnitsAsync();
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Http.PostJsonAsync("/v1/reservations",
+            new { reservationId = Fresh.Id("o"), tradePolicy = policy, lines = new[] { new { sku, quantity = 1 } } })));
+        Assert.Equal(2, results.Count(r => r.Status == 201));
+        Assert.Equal(48, results.Count(r => r.Status == 409 && r.Body.Str("code") == "insufficient_stock"));
+        await AssertNeverBelowZeroAsync(sku, a, b);
+    }
+
+    // Proves 50 concurrent orders for 2 units over two warehouses of 1 unit each: exactly 1 succeeds, split across both.
+    [Fact]
+    public async Task Fifty_orders_for_two_units_over_two_single_units_win_exactly_once_split_across_both()
+    {
+        var (sku, a, b, policy) = await TwoSingleUnitsAsync();
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Http.PostJsonAsync("/v1/reservations",
+            new { reservationId = Fresh.Id("o"), tradePolicy = policy, lines = new[] { new { sku, quantity = 2 } } })));
+        var won = Assert.Single(results, r => r.Status == 201);
+        var lines = won.Body.GetProperty("lines").EnumerateArray().Select(l => (l.Str("warehouse")!, l.Long("quantity"))).OrderBy(l => l.Item1).ToList();
+        Assert.Equal(new[] { (a, 1L), (b, 1L) }.OrderBy(l => l.Item1).ToList(), lines);
+        await AssertNeverBelowZeroAsync(sku, a, b);
+    }
+
+    // Proves an allocated order that cannot complete holds nothing, and a replay of its id returns the same refusal.
+    [Fact]
+    public async Task A_policy_order_that_cannot_complete_holds_nothing_and_replays_its_refusal()
+    {
+        var (sku, a, b, policy) = await TwoSingleUnitsAsync();
+        var other = Fresh.Id("sku");
+        await Http.PostJsonAsync($"/v1/stock/{a}/{other}/receipts", new { quantity = 5 });
+        var id = Fresh.Id("o");
+        var body = new { reservationId = id, tradePolicy = policy, lines = new object[] { new { sku = other, warehouse = a, quantity = 2 }, new { sku, quantity = 3 } } };
+        var (status, refusal) = await Http.PostJsonAsync("/v1/reservations", body);
+        Assert.Equal(409, status);
+        var shortLine = Assert.Single(refusal.GetProperty("shortLines").EnumerateArray());
+        Assert.Equal(sku, shortLine.Str("sku"));
+        Assert.Equal(0, (await Http.GetJsonAsync($"/v1/stock/{a}/{other}")).Body.Long("reserved"));
+        Assert.Equal(0, (await Http.GetJsonAsync($"/v1/stock/{a}/{sku}")).Body.Long("reserved"));
+        Assert.Equal(0, (await Http.GetJsonAsync($"/v1/stock/{b}/{sku}")).Body.Long("reserved"));
+        var (again, replay) = await Http.PostJsonAsync("/v1/reservations", body);
+        Assert.Equal(409, again);
+        Assert.Equal("insufficient_stock", replay.Str("code"));
+    }
+
+    // Proves the read model converges after a burst of 1,000 changes across three warehouses (a bounded wait on the condition, not a sleep).
+    [Fact]
+    public async Task The_read_model_converges_after_a_burst_of_a_thousand_changes()
+    {
+        var sku = Fresh.Id("sku");
+        var warehouses = new[] { Fresh.Id("w"), Fresh.Id("w"), Fresh.Id("w") };
+        var policy = await PolicyAsync("most-available", warehouses);
+        var lines = warehouses.Select(w => fixture.Host.Grains.GetGrain<StockGrains.Stock.IStockLineGrain>($"{w}/{sku}")).ToArray();
+        await Task.WhenAll(Enumerable.Range(0, 1_000).Select(i =>
+            lines[i % 3].ReceiveAsync(new StockGrains.Stock.ReceiveCommand($"burst-{i}", 1 + i % 2, "op"))));
+
+        var expected = 0L;
+        foreach (var line in lines)
+        {
+            expected += (await line.GetAsync()).Available;
+        }
+
+        var body = await AvailabilityAsync(sku, policy, b => b.Long("available") == expected);
+        Assert.Equal(expected, body.GetProperty("warehouses").EnumerateArray().Sum(w => w.Long("onHand")));
+    }
+
+    // Proves an unknown trade policy is a validation error that stores nothing, and availability of an unknown policy is 404.
+    [Fact]
+    public async Task An_unknown_trade_policy_is_refused()
+    {
+        var id = Fresh.Id("o");
+        var (status, problem) = await Http.PostJsonAsync("/v1/reservations",
+            new { reservationId = id, tradePolicy = Fresh.Id("nope"), lines = new[] { new { sku = "x", quantity = 1 } } });
+        Assert.Equal(400, status);
+        Assert.Equal("validation_failed", problem.Str("code"));
+        Assert.Equal(404, (await Http.GetJsonAsync($"/v1/reservations/{id}")).Status);
+        Assert.Equal(404, (await Http.GetJsonAsync($"/v1/availability/x?tradePolicy={Fresh.Id("nope")}")).Status);
+    }
+
+    private async Task<(string Sku, string A, string B, string Policy)> TwoSingleUnitsAsync()
+    {
+        var sku = Fresh.Id("sku");
+        string a = Fresh.Id("w"), b = Fresh.Id("w");
+        await Http.PostJsonAsync($"/v1/stock/{a}/{sku}/receipts", new { quantity = 1 });
+        await Http.PostJsonAsync($"/v1/stock/{b}/{sku}/receipts", new { quantity = 1 });
+        var policy = await PolicyAsync("priority", a, b);
+        await AvailabilityAsync(sku, policy, body => body.Long("available") == 2);
+        return (sku, a, b, policy);
+    }
+
+    private async Task AssertNeverBelowZeroAsync(string sku, params string[] warehouses)
+    {
+        foreach (var w in warehouses)
+        {
+            var (_, line) = await Http.GetJsonAsync($"/v1/stock/{w}/{sku}");
+            Assert.True(line.Long("available") >= 0, $"{w}/{sku} is below zero: {line}");
+            var (_, ledger) = await Http.GetJsonAsync($"/v1/stock/{w}/{sku}/ledger?limit=1000");
+            Assert.All(ledger.GetProperty("entries").EnumerateArray(), e => Assert.True(e.Long("onHandAfter") - e.Long("reservedAfter") >= 0));
+        }
+    }
+}
