@@ -1,0 +1,73 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+using StockGrains.Grains;
+using StockGrains.Grains.Reservations;
+using StockGrains.Reservations;
+using StockGrains.Stock;
+using StockGrains.Tests.Infrastructure;
+
+namespace StockGrains.Tests.Reservations;
+
+/// <summary>An order whose silo died mid-saga is finished by the next silo from its stored progress.</summary>
+public sealed class SagaRecoveryTests
+{
+    // Proves a saga interrupted after its first line was held ends complete or fully released after a restart, never partial, and a replay returns that final outcome.
+    [Fact]
+    public async Task An_interrupted_order_ends_all_held_or_all_released_after_a_restart()
+    {
+        var dataDirectory = ServerHost.NewDataDirectory();
+        var complete = new PlaceReservation([new("s", "w1", 2), new("s", "w2", 3)], 600, "checkout");
+        var doomed = new PlaceReservation([new("t", "w1", 2), new("t", "w2", 50)], 600, "checkout");
+
+        await using (var before = await ServerHost.StartAsync(dataDirectory))
+        {
+            foreach (var line in new[] { "w1/s", "w2/s", "w1/t", "w2/t" })
+            {
+                await before.Grains.GetGrain<IStockLineGrain>(line).ReceiveAsync(new ReceiveCommand("in", 10, "op"));
+            }
+
+            // What the saga had done when the process died: its request stored, its first line held, nothing more.
+            await InterruptedAsync(before, "order-complete", complete);
+            await InterruptedAsync(before, "order-doomed", doomed);
+            Assert.Equal(2, (await before.Grains.GetGrain<IStockLineGrain>("w1/s").GetAsync()).Reserved);
+            Assert.Equal(2, (await before.Grains.GetGrain<IStockLineGrain>("w1/t").GetAsync()).Reserved);
+        }
+
+        await using var after = await ServerHost.StartAsync(dataDirectory);
+        var finished = await after.Grains.GetGrain<IReservationGrain>("order-complete").GetAsync();
+        Assert.Equal(ReservationStatus.Pending, finished.Reservation!.Status);
+        Assert.Equal(2, (await after.Grains.GetGrain<IStockLineGrain>("w1/s").GetAsync()).Reserved);
+        Assert.Equal(3, (await after.Grains.GetGrain<IStockLineGrain>("w2/s").GetAsync()).Reserved);
+        Assert.Equal(ReservationOutcome.AlreadyPlaced, (await after.Grains.GetGrain<IReservationGrain>("order-complete").PlaceAsync(complete)).Outcome);
+
+        var released = await after.Grains.GetGrain<IReservationGrain>("order-doomed").PlaceAsync(doomed);
+        Assert.Equal(ReservationOutcome.InsufficientStock, released.Outcome);
+        Assert.Equal(0, (await after.Grains.GetGrain<IStockLineGrain>("w1/t").GetAsync()).Reserved);
+        Assert.Equal(0, (await after.Grains.GetGrain<IStockLineGrain>("w2/t").GetAsync()).Reserved);
+        Assert.Equal(ReservationOutcome.InsufficientStock, (await after.Grains.GetGrain<IReservationGrain>("order-doomed").PlaceAsync(doomed)).Outcome);
+    }
+
+    private static async Task InterruptedAsync(ServerHost host, string reservationId, PlaceReservation request)
+    {
+        var now = host.Clock.GetUtcNow();
+        var state = new GrainState<ReservationState>
+        {
+            State = new ReservationState
+            {
+                Fingerprint = ReservationGrain.Fingerprint(request),
+                Status = ReservationStatus.Placing,
+                PlacedAt = now,
+                ExpiresAt = now.AddSeconds(request.TtlSeconds),
+                Actor = request.Actor,
+                Requested = [.. request.Lines],
+                Attempts = request.Lines.Select(l => new LineAttempt { Sku = l.Sku, Warehouse = l.Warehouse!, Quantity = l.Quantity }).ToList(),
+            },
+        };
+        var storage = host.App.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Snapshots);
+        await storage.WriteStateAsync("reservation", host.Grains.GetGrain<IReservationGrain>(reservationId).GetGrainId(), state);
+        var first = request.Lines[0];
+        var held = await host.Grains.GetGrain<IStockLineGrain>($"{first.Warehouse}/{first.Sku}")
+            .ReserveAsync(new ReserveCommand(reservationId, first.Quantity, state.State.ExpiresAt.AddSeconds(30), request.Actor));
+        Assert.Equal(StockLineOutcome.Reserved, held.Outcome);
+    }
+}
