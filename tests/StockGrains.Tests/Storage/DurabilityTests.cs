@@ -7,7 +7,7 @@ namespace StockGrains.Tests.Storage;
 /// <summary>Restarts: a new silo on the same SQLite file must find every acknowledged change.</summary>
 public sealed class DurabilityTests
 {
-    // Proves acknowledged means durable: after a restart on the same file the line, its holds and its idempotent answers are intact.
+    // Proves acknowledged means durable: after a restart on the same file the line, its holds, its idempotent answers and the availability read model are intact.
     [Fact]
     public async Task A_new_silo_on_the_same_file_finds_the_line_its_holds_and_its_idempotent_answers()
     {
@@ -47,6 +47,11 @@ public sealed class DurabilityTests
         Assert.Equal(ReservationOutcome.ReservationIdReused, (await second.Grains.GetGrain<IReservationGrain>("order-1").PlaceAsync(Place(4))).Outcome);
         Assert.Equal(before, await again.GetAsync());
         Assert.True(await SnapshotCountAsync(second) > 0, "the line wrote a snapshot that the restart loaded");
+
+        // The availability read model is memory only: after the restart it is rebuilt from the store.
+        await second.Grains.GetGrain<StockGrains.TradePolicies.ITradePolicyGrain>("web").DefineAsync(["w1"], StockGrains.TradePolicies.AllocationStrategy.Priority);
+        var rebuilt = await second.Grains.GetGrain<StockGrains.TradePolicies.ISkuAvailabilityGrain>("mug").GetAsync(["w1"]);
+        Assert.Equal(before.Available, Assert.Single(rebuilt).Available);
 
         static PlaceReservation Place(long quantity) => new([new ReservationLineRequest("mug", "w1", quantity)], 600, "checkout");
     }
