@@ -1,0 +1,379 @@
+using System.Data;
+using System.Data.Common;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using StockGrains.Stock;
+
+namespace StockGrains.Grains.Storage;
+
+/// <summary>
+/// The ledger on a relational database, for every dialect. Every append of every line goes through one silo-wide
+/// writer loop that folds whatever is queued into one transaction: one commit (one fsync) covers many lines, and a
+/// caller is completed only after that commit. Within the transaction each append checks the fence — the line must
+/// be at the expected sequence — inside its own savepoint, so one stale writer fails alone.
+/// </summary>
+public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDisposable
+{
+    /// <summary>Appends queued beyond this make callers wait: a bound on memory under overload.</summary>
+    public const int QueueCapacity = 10_000;
+
+    /// <summary>Most appends folded into one transaction, so one slow commit never holds an unbounded crowd.</summary>
+    public const int MaxAppendsPerTransaction = 512;
+
+    protected const string Columns =
+        "sequence, kind, quantity, reason, reservation_id, operation_id, actor, reference, at_ticks, on_hand_after, " +
+        "reserved_after, committed_after, safety_stock_after, policy_after, expires_at_ticks, fingerprint, note, unit, unit_quantity, " +
+        "counted_quantity, count_started_at_sequence, counterparty, approval_id, alert_cause_after";
+
+    private static readonly string[] InsertParameters =
+    [
+        "line", "sequence", "kind", "quantity", "reason", "reservation_id", "operation_id", "actor", "reference", "at", "on_hand", "reserved",
+        "committed", "safety", "policy", "expires", "fingerprint", "note", "unit", "unit_quantity", "counted", "count_start", "counterparty",
+        "approval_id", "alert",
+    ];
+
+    private readonly ILogger _logger;
+    private readonly Channel<Append> _queue = Channel.CreateBounded<Append>(
+        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private Task? _writer;
+
+    protected RelationalLedgerStore(ILogger logger)
+    {
+        _logger = logger;
+    }
+
+    public LedgerStoreCounters Counters { get; } = new();
+
+    /// <summary>Opens a connection for reading.</summary>
+    protected abstract Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken);
+
+    /// <summary>Opens the writer's connection, with whatever the dialect needs for a commit to be durable.</summary>
+    protected abstract Task<DbConnection> OpenWriterAsync();
+
+    /// <summary>Begins the writer's transaction (SQLite takes its write lock up front).</summary>
+    protected virtual DbTransaction BeginWrite(DbConnection connection) => connection.BeginTransaction(IsolationLevel.ReadCommitted);
+
+    /// <summary>True when the exception is a unique-constraint violation: another writer took the sequence or the id.</summary>
+    protected abstract bool IsUniqueViolation(Exception exception);
+
+    public async Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        // The loop starts on first use, so a subclass is fully constructed before it runs.
+        _writer ??= Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        var append = new Append(line, expectedSequence, entries);
+        await _queue.Writer.WriteAsync(append, cancellationToken);
+        await append.Done.Task;
+    }
+
+    public Task<IReadOnlyList<LedgerEntry>> ReadAsync(string line, long afterSequence, int limit, CancellationToken cancellationToken = default) =>
+        QueryEntriesAsync($"SELECT {Columns} FROM stock_ledger WHERE line = @line AND sequence > @after ORDER BY sequence LIMIT @limit",
+            cancellationToken, ("line", line), ("after", afterSequence), ("limit", limit));
+
+    public Task<IReadOnlyList<LedgerEntry>> FindAsync(string line, string id, CancellationToken cancellationToken = default) =>
+        QueryEntriesAsync(
+            $"SELECT {Columns} FROM stock_ledger WHERE line = @line AND (operation_id = @id OR reservation_id = @id OR approval_id = @id) ORDER BY sequence",
+            cancellationToken, ("line", line), ("id", id));
+
+    public async Task<IReadOnlyList<string>> LinesAsync(string afterLine, int limit, CancellationToken cancellationToken = default) =>
+        (await QueryAsync("SELECT line FROM stock_lines WHERE line > @after ORDER BY line LIMIT @limit", r => r.GetString(0), cancellationToken,
+            ("after", afterLine), ("limit", limit))).ToList();
+
+    public async Task<IReadOnlyList<string>> LinesOfSkuAsync(string sku, int limit, CancellationToken cancellationToken = default) =>
+        (await QueryAsync("SELECT line FROM stock_lines WHERE sku = @sku ORDER BY warehouse LIMIT @limit", r => r.GetString(0), cancellationToken,
+            ("sku", sku), ("limit", limit))).ToList();
+
+    public Task<IReadOnlyList<(string Line, LedgerEntry Latest)>> LatestOfSkuAsync(string sku, int limit, CancellationToken cancellationToken = default) =>
+        QueryAsync(
+            $"SELECT l.line, {Prefixed("l")} FROM stock_lines s JOIN stock_ledger l ON l.line = s.line " +
+            "AND l.sequence = (SELECT MAX(sequence) FROM stock_ledger m WHERE m.line = s.line) WHERE s.sku = @sku ORDER BY s.warehouse LIMIT @limit",
+            r => (r.GetString(0), ReadEntry(r, 1)), cancellationToken, ("sku", sku), ("limit", limit));
+
+    public async Task<IReadOnlyList<OpenAlert>> OpenAlertsAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        // Only entries written while an alert was open carry alert_cause_after, so the partial index keeps this small.
+        var rows = await QueryAsync(
+            $"SELECT line, {Columns} FROM stock_ledger l WHERE alert_cause_after IS NOT NULL " +
+            "AND sequence = (SELECT MAX(sequence) FROM stock_ledger m WHERE m.line = l.line) ORDER BY line LIMIT @limit",
+            r => (Line: r.GetString(0), Entry: ReadEntry(r, 1)), cancellationToken, ("limit", limit));
+        var alerts = new List<OpenAlert>(rows.Count);
+        foreach (var (line, entry) in rows)
+        {
+            var cause = await ReadAsync(line, entry.AlertCauseAfter!.Value - 1, 1, cancellationToken);
+            alerts.Add(new OpenAlert(line, entry, cause[0]));
+        }
+
+        return alerts;
+    }
+
+    public Task<IReadOnlyList<(string Line, LedgerEntry Request)>> PendingApprovalsAsync(
+        string? warehouse, int limit, CancellationToken cancellationToken = default) =>
+        // Lines of one warehouse are the keys from 'warehouse/' up to 'warehouse0': '0' is the character after '/'.
+        QueryAsync(
+            $"SELECT line, {Columns} FROM stock_ledger r WHERE kind = 'approval_requested' " +
+            "AND (@from = '' OR (line >= @from AND line < @to)) " +
+            "AND NOT EXISTS (SELECT 1 FROM stock_ledger x WHERE x.line = r.line AND x.approval_id = r.approval_id AND x.sequence > r.sequence) " +
+            "ORDER BY at_ticks, line LIMIT @limit",
+            r => (r.GetString(0), ReadEntry(r, 1)), cancellationToken,
+            ("from", warehouse is null ? "" : warehouse + "/"), ("to", warehouse is null ? "" : warehouse + "0"), ("limit", limit));
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_writer is not null)
+        {
+            await _writer;
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    private static string Prefixed(string alias) => string.Join(", ", Columns.Split(", ").Select(c => $"{alias}.{c}"));
+
+    private async Task<IReadOnlyList<LedgerEntry>> QueryEntriesAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters) =>
+        await QueryAsync(sql, r => ReadEntry(r, 0), cancellationToken, parameters);
+
+    private async Task<IReadOnlyList<T>> QueryAsync<T>(
+        string sql, Func<DbDataReader, T> read, CancellationToken cancellationToken, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            parameter.DbType = value switch
+            {
+                string => DbType.String,
+                int => DbType.Int32,
+                _ => DbType.Int64,
+            };
+            command.Parameters.Add(parameter);
+        }
+
+        var rows = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Append>(MaxAppendsPerTransaction);
+        DbConnection? connection = null;
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < MaxAppendsPerTransaction && _queue.Reader.TryRead(out var append))
+            {
+                batch.Add(append);
+            }
+
+            try
+            {
+                connection ??= await OpenWriterAsync();
+                Write(connection, batch);
+                Counters.Committed();
+                foreach (var append in batch)
+                {
+                    if (append.Failure is null)
+                    {
+                        Counters.Appended(append.Entries.Count);
+                        append.Done.TrySetResult();
+                    }
+                    else
+                    {
+                        append.Done.TrySetException(append.Failure);
+                    }
+                }
+            }
+            catch (Exception ex)
+            {
+                // The outcome of the whole transaction is unknown to its callers: fail them all and start afresh
+                // with a new connection, so a broken handle cannot poison the next batch.
+                LogTransactionFailed(ex, batch.Count);
+                foreach (var append in batch)
+                {
+                    append.Done.TrySetException(ex);
+                }
+
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync();
+                    connection = null;
+                }
+            }
+        }
+
+        if (connection is not null)
+        {
+            await connection.DisposeAsync();
+        }
+    }
+
+    private void Write(DbConnection connection, List<Append> batch)
+    {
+        using var transaction = BeginWrite(connection);
+        using var head = Command(connection, transaction, "SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = @line", "line");
+        using var insert = Command(connection, transaction,
+            $"INSERT INTO stock_ledger (line, {Columns}) VALUES ({string.Join(", ", InsertParameters.Select(p => "@" + p))})", InsertParameters);
+
+        // Each statement is its own prepared command: changing a command's text would compile it again every time.
+        using var savepoint = Command(connection, transaction, "SAVEPOINT append");
+        using var release = Command(connection, transaction, "RELEASE SAVEPOINT append");
+        using var rollback = Command(connection, transaction, "ROLLBACK TO SAVEPOINT append");
+        using var lineRow = Command(connection, transaction,
+            "INSERT INTO stock_lines (line, warehouse, sku) VALUES (@line, @warehouse, @sku) ON CONFLICT DO NOTHING", "line", "warehouse", "sku");
+
+        foreach (var append in batch)
+        {
+            head.Parameters["line"].Value = append.Line;
+            var current = Convert.ToInt64(head.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            if (current != append.ExpectedSequence)
+            {
+                append.Failure = new LedgerConflictException(
+                    $"Line {append.Line} is at sequence {current}, not {append.ExpectedSequence}: another writer appended first.");
+                continue;
+            }
+
+            savepoint.ExecuteNonQuery();
+            try
+            {
+                if (append.ExpectedSequence == 0)
+                {
+                    var key = StockKey.Parse(append.Line);
+                    lineRow.Parameters["line"].Value = append.Line;
+                    lineRow.Parameters["warehouse"].Value = key.Warehouse;
+                    lineRow.Parameters["sku"].Value = key.Sku;
+                    lineRow.ExecuteNonQuery();
+                }
+
+                foreach (var e in append.Entries)
+                {
+                    Bind(insert.Parameters, append.Line, e);
+                    insert.ExecuteNonQuery();
+                }
+
+                release.ExecuteNonQuery();
+            }
+            catch (Exception ex) when (IsUniqueViolation(ex))
+            {
+                // A constraint refused the append (a sequence or operation id already taken): undo only this append.
+                rollback.ExecuteNonQuery();
+                release.ExecuteNonQuery();
+                append.Failure = new LedgerConflictException($"Line {append.Line}: {ex.Message}");
+            }
+        }
+
+        transaction.Commit();
+    }
+
+    private static void Bind(DbParameterCollection p, string line, LedgerEntry e)
+    {
+        p["line"].Value = line;
+        p["sequence"].Value = e.Sequence;
+        p["kind"].Value = LedgerFormat.Kind(e.Kind);
+        p["quantity"].Value = e.Quantity;
+        p["reason"].Value = (object?)e.Reason ?? DBNull.Value;
+        p["reservation_id"].Value = (object?)e.ReservationId ?? DBNull.Value;
+        p["operation_id"].Value = e.OperationId;
+        p["actor"].Value = e.Actor;
+        p["reference"].Value = (object?)e.Reference ?? DBNull.Value;
+        p["at"].Value = LedgerFormat.Ticks(e.At);
+        p["on_hand"].Value = e.OnHandAfter;
+        p["reserved"].Value = e.ReservedAfter;
+        p["committed"].Value = e.CommittedAfter;
+        p["safety"].Value = e.SafetyStockAfter;
+        p["policy"].Value = LedgerFormat.Policy(e.PolicyAfter);
+        p["expires"].Value = e.ExpiresAt is { } x ? LedgerFormat.Ticks(x) : DBNull.Value;
+        p["fingerprint"].Value = e.Fingerprint;
+        p["note"].Value = (object?)e.Note ?? DBNull.Value;
+        p["unit"].Value = (object?)e.Unit ?? DBNull.Value;
+        p["unit_quantity"].Value = (object?)e.UnitQuantity ?? DBNull.Value;
+        p["counted"].Value = (object?)e.CountedQuantity ?? DBNull.Value;
+        p["count_start"].Value = (object?)e.CountStartedAtSequence ?? DBNull.Value;
+        p["counterparty"].Value = (object?)e.Counterparty ?? DBNull.Value;
+        p["approval_id"].Value = (object?)e.ApprovalId ?? DBNull.Value;
+        p["alert"].Value = (object?)e.AlertCauseAfter ?? DBNull.Value;
+    }
+
+    /// <summary>A command with typed parameters: text for names and words, 64-bit integers for the rest.</summary>
+    private static DbCommand Command(DbConnection connection, DbTransaction transaction, string sql, params string[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.DbType = TextParameters.Contains(name) ? DbType.String : DbType.Int64;
+            parameter.Value = DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+
+    private static readonly HashSet<string> TextParameters =
+    [
+        "line", "warehouse", "sku", "kind", "reason", "reservation_id", "operation_id", "actor", "reference", "policy", "fingerprint", "note",
+        "unit", "counterparty", "approval_id",
+    ];
+
+    /// <summary>Reads one entry whose <see cref="Columns"/> start at column <paramref name="o"/>.</summary>
+    private static LedgerEntry ReadEntry(DbDataReader reader, int o) =>
+        new(
+            Sequence: reader.GetInt64(o),
+            Kind: LedgerFormat.ParseKind(reader.GetString(o + 1)),
+            Quantity: reader.GetInt64(o + 2),
+            Reason: reader.IsDBNull(o + 3) ? null : reader.GetString(o + 3),
+            ReservationId: reader.IsDBNull(o + 4) ? null : reader.GetString(o + 4),
+            OperationId: reader.GetString(o + 5),
+            Actor: reader.GetString(o + 6),
+            Reference: reader.IsDBNull(o + 7) ? null : reader.GetString(o + 7),
+            At: LedgerFormat.Time(reader.GetInt64(o + 8)),
+            OnHandAfter: reader.GetInt64(o + 9),
+            ReservedAfter: reader.GetInt64(o + 10),
+            CommittedAfter: reader.GetInt64(o + 11),
+            SafetyStockAfter: reader.GetInt64(o + 12),
+            PolicyAfter: LedgerFormat.ParsePolicy(reader.GetString(o + 13)),
+            ExpiresAt: reader.IsDBNull(o + 14) ? null : LedgerFormat.Time(reader.GetInt64(o + 14)),
+            Fingerprint: reader.GetString(o + 15))
+        {
+            Note = reader.IsDBNull(o + 16) ? null : reader.GetString(o + 16),
+            Unit = reader.IsDBNull(o + 17) ? null : reader.GetString(o + 17),
+            UnitQuantity = reader.IsDBNull(o + 18) ? null : reader.GetInt64(o + 18),
+            CountedQuantity = reader.IsDBNull(o + 19) ? null : reader.GetInt64(o + 19),
+            CountStartedAtSequence = reader.IsDBNull(o + 20) ? null : reader.GetInt64(o + 20),
+            Counterparty = reader.IsDBNull(o + 21) ? null : reader.GetString(o + 21),
+            ApprovalId = reader.IsDBNull(o + 22) ? null : reader.GetString(o + 22),
+            AlertCauseAfter = reader.IsDBNull(o + 23) ? null : reader.GetInt64(o + 23),
+        };
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A ledger transaction of {Appends} appends failed; every caller in it is told the outcome is unknown.")]
+    private partial void LogTransactionFailed(Exception exception, int appends);
+
+    private sealed class Append(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries)
+    {
+        public string Line { get; } = line;
+
+        public long ExpectedSequence { get; } = expectedSequence;
+
+        public IReadOnlyList<LedgerEntry> Entries { get; } = entries;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Exception? Failure { get; set; }
+    }
+}
