@@ -36,6 +36,9 @@ public interface ILedgerStore
     /// <summary>Approval requests not yet approved or rejected, oldest first, optionally of one warehouse.</summary>
     Task<IReadOnlyList<(string Line, LedgerEntry Request)>> PendingApprovalsAsync(string? warehouse, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>Throws unless the store answers a query: what readiness means.</summary>
+    Task CheckAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Counts of what the store has done since start-up.</summary>
     LedgerStoreCounters Counters { get; }
 }

@@ -121,6 +121,9 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             r => (r.GetString(0), ReadEntry(r, 1)), cancellationToken,
             ("from", warehouse is null ? "" : warehouse + "/"), ("to", warehouse is null ? "" : warehouse + "0"), ("limit", limit));
 
+    public async Task CheckAsync(CancellationToken cancellationToken = default) =>
+        await QueryAsync("SELECT COUNT(*) FROM stock_lines WHERE line = @line", r => r.GetInt64(0), cancellationToken, ("line", ""));
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();

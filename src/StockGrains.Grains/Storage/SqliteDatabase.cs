@@ -43,7 +43,7 @@ public sealed class SqliteDatabase
         connection.Open();
         Execute(connection, "PRAGMA journal_mode=WAL;");
         Execute(connection, "CREATE TABLE IF NOT EXISTS stockgrains_schema (version INTEGER NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL);");
-        foreach (var (version, script) in Scripts("sqlite-"))
+        foreach (var (version, script) in SchemaScripts.For("sqlite-"))
         {
             // BEGIN IMMEDIATE takes the write lock first, so two processes starting on one file apply a script once.
             using var transaction = connection.BeginTransaction(deferred: false);
@@ -87,21 +87,6 @@ public sealed class SqliteDatabase
 
     /// <summary>Opens a connection for a write outside the ledger writer, with the same durability settings.</summary>
     public Task<SqliteConnection> OpenWriterAsync() => OpenWriterAsync(ConnectionString);
-
-    /// <summary>The embedded schema scripts whose names start with <paramref name="prefix"/>, by version number.</summary>
-    internal static IEnumerable<(int Version, string Text)> Scripts(string prefix)
-    {
-        var assembly = typeof(SqliteDatabase).Assembly;
-        var marker = $".Sql.{prefix}";
-        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.Contains(marker, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
-        {
-            var tail = name[(name.IndexOf(marker, StringComparison.Ordinal) + marker.Length)..];
-            var version = int.Parse(tail[..tail.IndexOf('-')], System.Globalization.CultureInfo.InvariantCulture);
-            using var stream = assembly.GetManifestResourceStream(name)!;
-            using var reader = new StreamReader(stream);
-            yield return (version, reader.ReadToEnd());
-        }
-    }
 
     private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
     {

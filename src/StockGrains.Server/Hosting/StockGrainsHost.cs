@@ -40,25 +40,47 @@ public static partial class StockGrainsHost
 
         // Options are read here once to wire the silo; ValidateOnStart reports the same values clearly if they are wrong.
         var settings = builder.Configuration.GetSection(StockGrainsOptions.Section).Get<StockGrainsOptions>() ?? new StockGrainsOptions();
-        var database = new SqliteDatabase(settings.DatabasePath);
-        database.Initialize();
-        services.AddSingleton(database);
-        services.AddSingleton<SqliteLedgerStore>();
-        services.AddSingleton<ILedgerStore>(sp => sp.GetRequiredService<SqliteLedgerStore>());
+        var problems = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(settings, new(settings), problems, validateAllProperties: true))
+        {
+            // The silo is wired from these values before the host starts, so a bad one must stop us here, by name.
+            throw new InvalidOperationException("Invalid configuration: " + string.Join(" ", problems.Select(p => p.ErrorMessage)));
+        }
+
         services.TryAddSingleton(new StockGrainsTime(TimeProvider.System));
         services.AddSingleton<Reconciliation>();
         services.AddSingleton<OpenAlertsMetric>();
-
-        builder.UseOrleans(silo =>
+        if (settings.Store == StoreKind.PostgreSql)
         {
-            silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
+            var database = new PostgresDatabase(settings.ConnectionString!);
+            database.Initialize();
+            services.AddSingleton(database);
+            services.AddSingleton<ILedgerStore, PostgresLedgerStore>();
+            builder.UseOrleans(silo =>
             {
-                o.ServiceId = settings.ServiceId;
-                o.ClusterId = settings.ClusterId;
+                Identify(silo, settings);
+                silo.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = PostgresDatabase.Invariant;
+                    o.ConnectionString = database.ConnectionString;
+                });
+                silo.ConfigureEndpoints(System.Net.IPAddress.Parse(settings.AdvertisedAddress), settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: true);
+                OrleansStorage.Configure(silo, PostgresDatabase.Invariant, database.ConnectionString);
             });
-            silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
-            EmbeddedOrleansStorage.Configure(silo, database);
-        });
+        }
+        else
+        {
+            var database = new SqliteDatabase(settings.DatabasePath);
+            database.Initialize();
+            services.AddSingleton(database);
+            services.AddSingleton<ILedgerStore, SqliteLedgerStore>();
+            builder.UseOrleans(silo =>
+            {
+                Identify(silo, settings);
+                silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
+                OrleansStorage.Configure(silo, SqliteDatabase.Invariant, database.ConnectionString);
+            });
+        }
 
         services.ConfigureHttpJsonOptions(o =>
         {
@@ -89,7 +111,11 @@ public static partial class StockGrainsHost
 
         app.Services.GetRequiredService<OpenAlertsMetric>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StockGrains");
-        app.Lifetime.ApplicationStarted.Register(() => LogDataLocation(logger, app.Services.GetRequiredService<SqliteDatabase>().Path));
+        var settings = app.Services.GetRequiredService<IOptions<StockGrainsOptions>>().Value;
+        var location = settings.Store == StoreKind.PostgreSql
+            ? $"PostgreSQL ({new Npgsql.NpgsqlConnectionStringBuilder(settings.ConnectionString) { Password = null }})"
+            : settings.DatabasePath;
+        app.Lifetime.ApplicationStarted.Register(() => LogDataLocation(logger, location));
         return app;
     }
 
@@ -115,6 +141,13 @@ public static partial class StockGrainsHost
 
         await problem.ExecuteAsync(context);
     }
+
+    private static void Identify(ISiloBuilder silo, StockGrainsOptions settings) =>
+        silo.Configure<Orleans.Configuration.ClusterOptions>(o =>
+        {
+            o.ServiceId = settings.ServiceId;
+            o.ClusterId = settings.ClusterId;
+        });
 
     [LoggerMessage(Level = LogLevel.Information, Message = "StockGrains data lives in {DatabasePath}")]
     private static partial void LogDataLocation(ILogger logger, string databasePath);

@@ -1,0 +1,57 @@
+using Npgsql;
+
+namespace StockGrains.Grains.Storage;
+
+/// <summary>
+/// The cluster database: PostgreSQL. Applies the project's numbered schema scripts (<c>postgres-NNN-*.sql</c>) that
+/// the database has not recorded yet, under an advisory lock, so several silos starting at once apply each exactly
+/// once. <c>synchronous_commit</c> stays on: a commit that returned is on disk.
+/// </summary>
+public sealed class PostgresDatabase : IAsyncDisposable
+{
+    /// <summary>The ADO.NET invariant Orleans' providers use for Npgsql.</summary>
+    public const string Invariant = "Npgsql";
+
+    /// <summary>Any constant will do, as long as every silo uses the same one.</summary>
+    private const long MigrationLock = 0x5354_4f43_4b47_5241;
+
+    public PostgresDatabase(string connectionString)
+    {
+        ConnectionString = connectionString;
+        DataSource = NpgsqlDataSource.Create(connectionString);
+    }
+
+    public string ConnectionString { get; }
+
+    public NpgsqlDataSource DataSource { get; }
+
+    public void Initialize()
+    {
+        using var connection = DataSource.OpenConnection();
+        using var transaction = connection.BeginTransaction();
+        Execute(connection, transaction, $"SELECT pg_advisory_xact_lock({MigrationLock})");
+        Execute(connection, transaction, "CREATE TABLE IF NOT EXISTS stockgrains_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+        foreach (var (version, script) in SchemaScripts.For("postgres-"))
+        {
+            using var check = new NpgsqlCommand("SELECT COUNT(*) FROM stockgrains_schema WHERE version = @v", connection, transaction);
+            check.Parameters.AddWithValue("v", version);
+            if ((long)check.ExecuteScalar()! == 0)
+            {
+                Execute(connection, transaction, script);
+                using var record = new NpgsqlCommand("INSERT INTO stockgrains_schema (version) VALUES (@v)", connection, transaction);
+                record.Parameters.AddWithValue("v", version);
+                record.ExecuteNonQuery();
+            }
+        }
+
+        transaction.Commit();
+    }
+
+    public ValueTask DisposeAsync() => DataSource.DisposeAsync();
+
+    private static void Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+    {
+        using var command = new NpgsqlCommand(sql, connection, transaction);
+        command.ExecuteNonQuery();
+    }
+}
