@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # Runs every test of StockGrains: rules, grains on the real in-process server, HTTP, storage.
-# Usage: bash tests/run-all.sh   (from the repository root; needs only the .NET 10 SDK)
+# Usage: bash tests/run-all.sh   (from the repository root; needs the .NET 10 SDK, and root or an installed
+# PostgreSQL for the cluster-mode tests: it installs PostgreSQL from Debian's packages when it is missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+pgdir=""
+cleanup() {
+  if [ -n "$pgdir" ]; then bash deploy/postgres-local.sh stop "$pgdir" || true; rm -rf "$pgdir"; fi
+  rm -f "$log"
+}
+trap cleanup EXIT
+
+# The PostgreSQL tests need a server: unless one is named, start a throwaway one (installed from Debian's
+# packages if missing). Without it those tests fail; they never skip.
+if [ -z "${STOCKGRAINS_TEST_POSTGRES:-}" ]; then
+  pgdir="$(mktemp -d)"
+  port="${STOCKGRAINS_TEST_POSTGRES_PORT:-55432}"
+  STOCKGRAINS_TEST_POSTGRES="$(bash deploy/postgres-local.sh start "$pgdir" "$port")"
+  export STOCKGRAINS_TEST_POSTGRES
+fi
 
 status=0
 dotnet test StockGrains.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?

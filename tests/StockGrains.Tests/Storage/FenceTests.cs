@@ -13,35 +13,6 @@ public sealed class FenceTests(ServerFixture fixture)
     private static LedgerEntry Receipt(long sequence, string operationId, long onHandAfter) =>
         new(sequence, LedgerEntryKind.Received, 1, null, null, operationId, "op", null, At, onHandAfter, 0, 0, 0, NegativeStockPolicy.Block, null, "receive|1|");
 
-    // Proves a second writer appending at a stale position fails and nothing is applied twice.
-    [Fact]
-    public async Task A_writer_at_a_stale_position_is_refused_and_nothing_is_applied_twice()
-    {
-        var store = fixture.Host.Store;
-        var line = StockKey.Create(Fresh.Id("w"), "fence").ToString();
-        await store.AppendAsync(line, 0, [Receipt(1, "a", 1)]);
-
-        await Assert.ThrowsAsync<LedgerConflictException>(() => store.AppendAsync(line, 0, [Receipt(1, "b", 1)]));
-        await Assert.ThrowsAsync<LedgerConflictException>(() => store.AppendAsync(line, 1, [Receipt(2, "a", 2)]));
-        var racing = await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
-        {
-            try
-            {
-                await store.AppendAsync(line, 1, [Receipt(2, $"racer-{i}", 2)]);
-                return true;
-            }
-            catch (LedgerConflictException)
-            {
-                return false;
-            }
-        }));
-
-        Assert.Equal(1, racing.Count(won => won));
-        var entries = await store.ReadAsync(line, 0, 100);
-        Assert.Equal([1L, 2L], entries.Select(e => e.Sequence));
-        Assert.Equal("a", entries[0].OperationId);
-    }
-
     // Proves a stale activation cannot write: when another writer moved the line, the grain's append fails, its caller is told to retry, and the reloaded line includes the other writer's entry.
     [Fact]
     public async Task A_line_whose_ledger_moved_under_it_fails_the_append_and_reloads()

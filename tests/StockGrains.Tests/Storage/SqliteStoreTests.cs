@@ -47,19 +47,6 @@ public sealed class SqliteStoreTests(ServerFixture fixture)
         Assert.Equal(1L, await ScalarAsync(connection, $"SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = '{key}'"));
     }
 
-    // Proves the ledger is append-only in the database itself: an update or delete of an entry is refused.
-    [Fact]
-    public async Task The_database_refuses_to_change_or_delete_a_ledger_entry()
-    {
-        var line = $"{Fresh.Id("w")}/immutable";
-        await fixture.Host.Store.AppendAsync(line, 0, [new StockGrains.Stock.LedgerEntry(1, StockGrains.Stock.LedgerEntryKind.Received, 1, null, null, "a", "op", null,
-            DateTimeOffset.UnixEpoch, 1, 0, 0, 0, StockGrains.Stock.NegativeStockPolicy.Block, null, "f")]);
-        await using var connection = await fixture.Host.Database.OpenWriterAsync();
-        await Assert.ThrowsAsync<SqliteException>(() => ScalarAsync(connection, $"UPDATE stock_ledger SET quantity = 5 WHERE line = '{line}'"));
-        await Assert.ThrowsAsync<SqliteException>(() => ScalarAsync(connection, $"DELETE FROM stock_ledger WHERE line = '{line}'"));
-        Assert.Single(await fixture.Host.Store.ReadAsync(line, 0, 10));
-    }
-
     private static async Task<object?> ScalarAsync(SqliteConnection connection, string sql)
     {
         await using var command = connection.CreateCommand();

@@ -1,0 +1,165 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using StockGrains.Grains.Storage;
+using StockGrains.Stock;
+using StockGrains.Tests.Infrastructure;
+
+namespace StockGrains.Tests.Storage;
+
+/// <summary>
+/// What every ledger store must do, run against each real database: the fence, exactly-once operation ids,
+/// append-only entries, and reads in order.
+/// </summary>
+public abstract class LedgerStoreContractTests
+{
+    private static readonly DateTimeOffset At = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    protected abstract Task<ILedgerStore> StoreAsync();
+
+    /// <summary>Tries to change or delete an entry behind the store's back; must throw.</summary>
+    protected abstract Task TamperAsync(string line);
+
+    private static LedgerEntry Receipt(long sequence, string operationId) =>
+        new(sequence, LedgerEntryKind.Received, 1, null, null, operationId, "op", null, At, sequence, 0, 0, 0, NegativeStockPolicy.Block, null, "receive|1|")
+        {
+            Note = "n",
+            AlertCauseAfter = sequence == 2 ? 1 : null,
+        };
+
+    // Proves the fence: an append at a stale position fails, a reused operation id fails, and of eight racing writers exactly one wins.
+    [Fact]
+    public async Task A_stale_or_duplicate_append_fails_and_exactly_one_racer_wins()
+    {
+        var store = await StoreAsync();
+        var line = $"{Fresh.Id("w")}/fence";
+        await store.AppendAsync(line, 0, [Receipt(1, "a")]);
+        await Assert.ThrowsAsync<LedgerConflictException>(() => store.AppendAsync(line, 0, [Receipt(1, "b")]));
+        await Assert.ThrowsAsync<LedgerConflictException>(() => store.AppendAsync(line, 1, [Receipt(2, "a")]));
+
+        var racing = await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
+        {
+            try
+            {
+                await store.AppendAsync(line, 1, [Receipt(2, $"racer-{i}"), Receipt(3, $"racer-{i}-b")]);
+                return true;
+            }
+            catch (LedgerConflictException)
+            {
+                return false;
+            }
+        }));
+
+        Assert.Equal(1, racing.Count(won => won));
+        var entries = await store.ReadAsync(line, 0, 100);
+        Assert.Equal([1L, 2L, 3L], entries.Select(e => e.Sequence));
+        Assert.Equal(entries[1].OperationId + "-b", entries[2].OperationId);
+    }
+
+    // Proves entries round-trip exactly, including the fields operators record, and reads page in order.
+    [Fact]
+    public async Task Entries_round_trip_and_page_in_order()
+    {
+        var store = await StoreAsync();
+        var line = $"{Fresh.Id("w")}/pages";
+        await store.AppendAsync(line, 0, [Receipt(1, "a"), Receipt(2, "b"), Receipt(3, "c")]);
+        Assert.Equal(Receipt(2, "b"), (await store.ReadAsync(line, 1, 1)).Single());
+        Assert.Equal(["c"], (await store.ReadAsync(line, 2, 10)).Select(e => e.OperationId));
+        Assert.Equal("b", (await store.FindAsync(line, "b")).Single().OperationId);
+        Assert.Contains(line, await store.LinesOfSkuAsync("pages", 100));
+    }
+
+    // Proves the ledger is append-only in the database itself.
+    [Fact]
+    public async Task The_database_refuses_to_change_or_delete_an_entry()
+    {
+        var store = await StoreAsync();
+        var line = $"{Fresh.Id("w")}/immutable";
+        await store.AppendAsync(line, 0, [Receipt(1, "a")]);
+        await TamperAsync(line);
+        Assert.Equal(Receipt(1, "a"), (await store.ReadAsync(line, 0, 10)).Single());
+    }
+}
+
+public sealed class SqliteLedgerStoreTests : LedgerStoreContractTests, IAsyncDisposable
+{
+    private SqliteDatabase? _database;
+    private SqliteLedgerStore? _store;
+
+    protected override Task<ILedgerStore> StoreAsync()
+    {
+        _database = new SqliteDatabase(Path.Combine(ServerHost.NewDataDirectory(), "ledger.db"));
+        _database.Initialize();
+        _store = new SqliteLedgerStore(_database, NullLogger<SqliteLedgerStore>.Instance);
+        return Task.FromResult<ILedgerStore>(_store);
+    }
+
+    protected override async Task TamperAsync(string line)
+    {
+        await using var connection = await _database!.OpenWriterAsync();
+        foreach (var sql in new[] { "UPDATE stock_ledger SET quantity = 5 WHERE line = @l", "DELETE FROM stock_ledger WHERE line = @l" })
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("@l", line);
+            await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => command.ExecuteNonQueryAsync());
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_store is not null)
+        {
+            await _store.DisposeAsync();
+        }
+    }
+}
+
+public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncDisposable
+{
+    private PostgresDatabase? _database;
+    private PostgresLedgerStore? _store;
+
+    protected override async Task<ILedgerStore> StoreAsync()
+    {
+        _database = new PostgresDatabase(await PostgresTestDatabase.CreateAsync());
+        _database.Initialize();
+
+        // A second initialisation, as a second silo starting, changes nothing.
+        _database.Initialize();
+        _store = new PostgresLedgerStore(_database, NullLogger<PostgresLedgerStore>.Instance);
+        return _store;
+    }
+
+    protected override async Task TamperAsync(string line)
+    {
+        foreach (var sql in new[] { "UPDATE stock_ledger SET quantity = 5 WHERE line = @l", "DELETE FROM stock_ledger WHERE line = @l" })
+        {
+            await using var connection = await _database!.DataSource.OpenConnectionAsync();
+            await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            command.Parameters.AddWithValue("l", line);
+            await Assert.ThrowsAsync<Npgsql.PostgresException>(() => command.ExecuteNonQueryAsync());
+        }
+    }
+
+    // Proves cluster-mode durability settings: synchronous_commit stays on.
+    [Fact]
+    public async Task Commits_are_synchronous()
+    {
+        await StoreAsync();
+        await using var connection = await _database!.DataSource.OpenConnectionAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SHOW synchronous_commit", connection);
+        Assert.Equal("on", await command.ExecuteScalarAsync());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_store is not null)
+        {
+            await _store.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+}
