@@ -65,6 +65,9 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
 
         // The loop starts on first use, so a subclass is fully constructed before it runs.
         _writer ??= Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        using var activity = StockGrainsTelemetry.ActivitySource.StartActivity("ledger append");
+        activity?.SetTag("stockgrains.line", line);
+        activity?.SetTag("stockgrains.entries", entries.Count);
         var append = new Append(line, expectedSequence, entries);
         await _queue.Writer.WriteAsync(append, cancellationToken);
         await append.Done.Task;

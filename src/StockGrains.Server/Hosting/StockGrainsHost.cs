@@ -1,6 +1,9 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using Orleans.Dashboard;
 using OpenTelemetry.Trace;
 using StockGrains.Grains;
 using StockGrains.Grains.Reservations;
@@ -59,6 +62,7 @@ public static partial class StockGrainsHost
             builder.UseOrleans(silo =>
             {
                 Identify(silo, settings);
+                Observe(silo);
                 silo.UseAdoNetClustering(o =>
                 {
                     o.Invariant = PostgresDatabase.Invariant;
@@ -77,6 +81,7 @@ public static partial class StockGrainsHost
             builder.UseOrleans(silo =>
             {
                 Identify(silo, settings);
+                Observe(silo);
                 silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
                 OrleansStorage.Configure(silo, SqliteDatabase.Invariant, database.ConnectionString);
             });
@@ -89,9 +94,16 @@ public static partial class StockGrainsHost
         services.AddProblemDetails();
         services.AddOpenApi();
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
-        services.AddOpenTelemetry()
-            .WithMetrics(m => m.AddMeter(StockGrainsTelemetry.Name))
-            .WithTracing(t => t.AddSource(StockGrainsTelemetry.Name));
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("stockgrains", serviceInstanceId: $"{settings.AdvertisedAddress}:{settings.SiloPort}"))
+            .WithMetrics(m => m.AddMeter(StockGrainsTelemetry.Name, "Microsoft.Orleans").AddAspNetCoreInstrumentation().AddPrometheusExporter())
+            .WithTracing(t => t.AddSource(StockGrainsTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application").AddAspNetCoreInstrumentation());
+
+        // OTLP only when an endpoint is configured (the standard OTEL_EXPORTER_OTLP_ENDPOINT variable, or the setting).
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.UseOtlpExporter();
+        }
         return builder;
     }
 
@@ -102,6 +114,8 @@ public static partial class StockGrainsHost
         app.MapOpenApi();
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOrleansDashboard("/dashboard");
         app.MapStockApi();
         app.MapReservationApi();
         app.MapSkuApi();
@@ -140,6 +154,13 @@ public static partial class StockGrainsHost
         }
 
         await problem.ExecuteAsync(context);
+    }
+
+    /// <summary>Traces flow from HTTP through grain calls; the Orleans dashboard shows the cluster to operators.</summary>
+    private static void Observe(ISiloBuilder silo)
+    {
+        silo.AddActivityPropagation();
+        silo.AddDashboard(_ => { });
     }
 
     private static void Identify(ISiloBuilder silo, StockGrainsOptions settings) =>
