@@ -70,6 +70,10 @@ public static partial class StockGrainsHost
                 });
                 silo.ConfigureEndpoints(System.Net.IPAddress.Parse(settings.AdvertisedAddress), settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: true);
                 OrleansStorage.Configure(silo, PostgresDatabase.Invariant, database.ConnectionString);
+                if (settings.Kubernetes)
+                {
+                    silo.UseKubernetesHosting();
+                }
             });
         }
         else

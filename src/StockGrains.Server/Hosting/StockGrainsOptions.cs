@@ -38,6 +38,12 @@ public sealed class StockGrainsOptions : IValidatableObject
     /// <summary>The PostgreSQL connection string; required when <see cref="Store"/> is <see cref="StoreKind.PostgreSql"/>.</summary>
     public string? ConnectionString { get; set; }
 
+    /// <summary>
+    /// Running as a Kubernetes pod: Orleans' Kubernetes hosting reads the pod's name, namespace and IP, and removes
+    /// pods of silos the cluster declared dead. Cluster mode only.
+    /// </summary>
+    public bool Kubernetes { get; set; }
+
     /// <summary>The address other silos and clients reach this silo at (cluster mode).</summary>
     [Required]
     public string AdvertisedAddress { get; set; } = "127.0.0.1";

@@ -1,0 +1,111 @@
+using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
+using StockGrains.Server.Hosting;
+using StockGrains.Tests.Infrastructure;
+using YamlDotNet.RepresentationModel;
+
+namespace StockGrains.Tests.Deploy;
+
+/// <summary>
+/// Docker and Kubernetes cannot run on these machines, so their files are checked here: they parse, and every port,
+/// variable, image and probe they name is one the server really has.
+/// </summary>
+[Collection(nameof(ServerCollection))]
+public sealed partial class DeployFilesTests(ServerFixture fixture)
+{
+    private static readonly StockGrainsOptions Defaults = new();
+
+    // Proves the compose file parses, runs PostgreSQL and three silos, and sets only settings the server binds.
+    [Fact]
+    public void The_compose_file_names_real_settings_ports_and_images()
+    {
+        var root = Load("compose.yaml").Single();
+        var services = (YamlMappingNode)root["services"];
+        var silos = services.Children.Where(s => s.Key.ToString().StartsWith("silo", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, silos.Count);
+        Assert.Contains(services.Children, s => s.Key.ToString() == "postgres");
+        foreach (var (_, node) in silos)
+        {
+            var silo = (YamlMappingNode)node;
+            Assert.Equal("stockgrains:latest", silo["image"].ToString());
+            var environment = (YamlMappingNode)silo["environment"];
+            AssertRealSettings(environment.Children.Keys.Select(k => k.ToString()));
+            Assert.Equal("PostgreSql", environment["StockGrains__Store"].ToString());
+            Assert.Equal(Defaults.SiloPort.ToString(), environment["StockGrains__SiloPort"].ToString());
+            Assert.Equal(Defaults.GatewayPort.ToString(), environment["StockGrains__GatewayPort"].ToString());
+            Assert.EndsWith(":5080", ((YamlSequenceNode)silo["ports"]).Children.Single().ToString());
+        }
+    }
+
+    // Proves the Kubernetes manifests parse, name the server's ports, real settings and health routes, and keep the cluster serving through updates.
+    [Fact]
+    public async Task The_kubernetes_manifests_name_real_ports_settings_and_probes()
+    {
+        var documents = Load(Path.Combine("k8s", "stockgrains.yaml"));
+        var kinds = documents.Select(d => d["kind"].ToString()).ToList();
+        Assert.Contains("PodDisruptionBudget", kinds);
+        Assert.Contains("Service", kinds);
+        var deployment = documents.Single(d => d["kind"].ToString() == "Deployment");
+        var update = (YamlMappingNode)((YamlMappingNode)((YamlMappingNode)deployment["spec"])["strategy"])["rollingUpdate"];
+        Assert.Equal("0", update["maxUnavailable"].ToString());
+
+        var container = (YamlMappingNode)((YamlSequenceNode)((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)deployment["spec"])["template"])["spec"])["containers"])[0];
+        Assert.Equal("stockgrains:latest", container["image"].ToString());
+        var ports = ((YamlSequenceNode)container["ports"]).Cast<YamlMappingNode>().ToDictionary(p => p["name"].ToString(), p => int.Parse(p["containerPort"].ToString()));
+        Assert.Equal(new Dictionary<string, int> { ["http"] = 5080, ["silo"] = Defaults.SiloPort, ["gateway"] = Defaults.GatewayPort }, ports);
+        var env = ((YamlSequenceNode)container["env"]).Cast<YamlMappingNode>().Select(e => e["name"].ToString()).ToList();
+        AssertRealSettings(env.Where(e => e.StartsWith("StockGrains__", StringComparison.Ordinal)));
+        Assert.Contains("POD_IP", env);
+
+        foreach (var probe in new[] { "readinessProbe", "livenessProbe" })
+        {
+            var path = ((YamlMappingNode)((YamlMappingNode)container[probe])["httpGet"])["path"].ToString();
+            using var response = await fixture.Host.Http.GetAsync(path, TestContext.Current.CancellationToken);
+            Assert.True(response.IsSuccessStatusCode, $"{probe} path {path} answered {(int)response.StatusCode}");
+        }
+    }
+
+    // Proves the Dockerfile publishes the real server, exposes its real ports, and sets only settings the server binds.
+    [Fact]
+    public void The_dockerfile_builds_the_server_and_exposes_its_ports()
+    {
+        var text = File.ReadAllText(DeployPath("Dockerfile"));
+        Assert.Contains("src/StockGrains.Server/StockGrains.Server.csproj", text);
+        Assert.True(File.Exists(Path.Combine(RepositoryRoot(), "src", "StockGrains.Server", "StockGrains.Server.csproj")));
+        Assert.Contains($"EXPOSE 5080 {Defaults.SiloPort} {Defaults.GatewayPort}", text);
+        Assert.Contains("\"StockGrains.Server.dll\"", text);
+        AssertRealSettings(SettingPattern().Matches(text).Select(m => m.Value));
+        var readme = File.ReadAllText(DeployPath("README.md"));
+        foreach (var file in new[] { "Dockerfile", "compose.yaml", "k8s/stockgrains.yaml", "local-cluster.sh", "postgres-local.sh" })
+        {
+            Assert.Contains(file, readme);
+        }
+    }
+
+    /// <summary>Every <c>StockGrains__X</c> variable must be a property the server binds.</summary>
+    private static void AssertRealSettings(IEnumerable<string> variables)
+    {
+        var known = typeof(StockGrainsOptions).GetProperties().Select(p => p.Name).ToHashSet();
+        foreach (var variable in variables.Where(v => v.StartsWith("StockGrains__", StringComparison.Ordinal)))
+        {
+            Assert.Contains(variable["StockGrains__".Length..], known);
+        }
+    }
+
+    private static List<YamlMappingNode> Load(string relative)
+    {
+        var stream = new YamlStream();
+        using var reader = new StreamReader(DeployPath(relative));
+
+        // Compose files share settings through merge keys (<<: *silo); resolve them as Docker does.
+        stream.Load(new YamlDotNet.Core.MergingParser(new YamlDotNet.Core.Parser(reader)));
+        return stream.Documents.Select(d => (YamlMappingNode)d.RootNode).ToList();
+    }
+
+    private static string DeployPath(string relative) => Path.Combine(RepositoryRoot(), "deploy", relative);
+
+    private static string RepositoryRoot([CallerFilePath] string here = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
+
+    [GeneratedRegex(@"StockGrains__[A-Za-z]+")]
+    private static partial Regex SettingPattern();
+}
