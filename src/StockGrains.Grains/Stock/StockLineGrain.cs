@@ -101,13 +101,7 @@ public sealed partial class StockLineGrain(
         }
     }
 
-    public async Task<StockLineView> GetAsync()
-    {
-        ThrowIfBroken();
-        ExpireDue();
-        await WaitDurableAsync(_rules.Sequence);
-        return _rules.View;
-    }
+    public Task<StockLineView> GetAsync() => ReadAsync(() => _rules.View);
 
     public Task<StockLineResult> ReceiveAsync(ReceiveCommand command) =>
         RunAsync(command.OperationId, now => _rules.Receive(command, now));
@@ -163,38 +157,38 @@ public sealed partial class StockLineGrain(
     public Task<StockLineResult> TransferInAsync(TransferCommand command) =>
         RunAsync(command.TransferId, now => _rules.TransferIn(command, now));
 
-    public async Task<IReadOnlyList<ApprovalView>> GetApprovalsAsync()
-    {
-        ThrowIfBroken();
-        ExpireDue();
-        await WaitDurableAsync(_rules.Sequence);
-        return _rules.PendingApprovals.ToList();
-    }
+    public Task<IReadOnlyList<ApprovalView>> GetApprovalsAsync() => ReadAsync<IReadOnlyList<ApprovalView>>(() => _rules.PendingApprovals.ToList());
 
     public async Task<HoldView?> GetHoldAsync(string reservationId)
     {
         ThrowIfBroken();
         await LookupAsync(reservationId);
-        ExpireDue();
-        await WaitDurableAsync(_rules.Sequence);
-        return _rules.FindHold(reservationId);
+        return await ReadAsync(() => _rules.FindHold(reservationId));
     }
 
     public async Task<LedgerPage> GetLedgerAsync(long afterSequence, int limit)
     {
-        ThrowIfBroken();
-        ExpireDue();
-        await WaitDurableAsync(_rules.Sequence);
+        await ReadAsync(() => _rules.Sequence);
         var entries = await store.ReadAsync(_line, afterSequence, Math.Clamp(limit, 1, 1_000));
         return new LedgerPage(entries);
     }
 
     public async Task ExpireDueHoldsAsync()
     {
+        await ReadAsync(() => _rules.Sequence);
+        await ScheduleExpiryAsync();
+    }
+
+    /// <summary>
+    /// A read: expire what is due (the check on every call), wait until everything decided so far is durable, then
+    /// read — so a reader never sees a change that could still be lost.
+    /// </summary>
+    private async Task<T> ReadAsync<T>(Func<T> read)
+    {
         ThrowIfBroken();
         ExpireDue();
         await WaitDurableAsync(_rules.Sequence);
-        await ScheduleExpiryAsync();
+        return read();
     }
 
     /// <summary>The one-shot expiry timer fired: forget it so that the next schedule arms a new one, even for the same time.</summary>
