@@ -63,6 +63,9 @@ public static partial class StockGrainsHost
             {
                 Identify(silo, settings);
                 Observe(silo);
+
+                // Failure detection can be tuned per environment (section Orleans:Membership), e.g. faster in crash tests.
+                silo.Services.Configure<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
                 silo.UseAdoNetClustering(o =>
                 {
                     o.Invariant = PostgresDatabase.Invariant;
