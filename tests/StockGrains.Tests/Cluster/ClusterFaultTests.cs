@@ -204,7 +204,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
             for (var n = 0; Stopwatch.GetElapsedTime(started) < duration; n++)
             {
                 var sku = $"sku-{random.Next(Skus)}";
-                var id = $"c{caller}-{n}-{Guid.NewGuid():N}"[..40];
+                var id = $"c{caller}-{n}-{Guid.NewGuid():N}";
                 var body = new { reservationId = id, lines = new[] { new { sku, warehouse, quantity = 1 } }, ttlSeconds = 3600 };
                 var done = false;
                 for (var attempt = 0; attempt < MaxAttempts && !done; attempt++)

@@ -132,7 +132,7 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>The server built beside this test assembly's configuration (Debug or Release).</summary>
     private static string ServerDll([CallerFilePath] string here = "")
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
         var root = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
         return Path.Combine(root, "src", "StockGrains.Server", "bin", configuration, "net10.0", "StockGrains.Server.dll");
     }
