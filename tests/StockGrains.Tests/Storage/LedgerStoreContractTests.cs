@@ -15,6 +15,9 @@ public abstract class LedgerStoreContractTests
 
     protected abstract Task<ILedgerStore> StoreAsync();
 
+    /// <summary>A second store on the same database, as a second silo has.</summary>
+    protected abstract ILedgerStore SecondStore();
+
     /// <summary>Tries to change or delete an entry behind the store's back; must throw.</summary>
     protected abstract Task TamperAsync(string line);
 
@@ -52,6 +55,32 @@ public abstract class LedgerStoreContractTests
         var entries = await store.ReadAsync(line, 0, 100);
         Assert.Equal([1L, 2L, 3L], entries.Select(e => e.Sequence));
         Assert.Equal(entries[1].OperationId + "-b", entries[2].OperationId);
+    }
+
+    // Proves two silos writing the first entry of one line at the same moment cannot both succeed: exactly one wins.
+    [Fact]
+    public async Task Two_writers_racing_for_the_first_entry_of_a_line_cannot_both_win()
+    {
+        var first = await StoreAsync();
+        var second = SecondStore();
+        for (var round = 0; round < 10; round++)
+        {
+            var line = $"{Fresh.Id("w")}/first";
+            var results = await Task.WhenAll(new[] { first, second }.Select(async (store, i) =>
+            {
+                try
+                {
+                    await store.AppendAsync(line, 0, [Receipt(1, $"writer-{i}")]);
+                    return true;
+                }
+                catch (LedgerConflictException)
+                {
+                    return false;
+                }
+            }));
+            Assert.Equal(1, results.Count(won => won));
+            Assert.Single(await first.ReadAsync(line, 0, 10));
+        }
     }
 
     // Proves entries round-trip exactly, including the fields operators record, and reads page in order.
@@ -92,6 +121,8 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContractTests, IAsyncDis
         return Task.FromResult<ILedgerStore>(_store);
     }
 
+    protected override ILedgerStore SecondStore() => new SqliteLedgerStore(_database!, NullLogger<SqliteLedgerStore>.Instance);
+
     protected override async Task TamperAsync(string line)
     {
         await using var connection = await _database!.OpenWriterAsync();
@@ -127,6 +158,41 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
         _database.Initialize();
         _store = new PostgresLedgerStore(_database, NullLogger<PostgresLedgerStore>.Instance);
         return _store;
+    }
+
+    protected override ILedgerStore SecondStore() => new PostgresLedgerStore(new PostgresDatabase(_database!.ConnectionString), NullLogger<PostgresLedgerStore>.Instance);
+
+    // Proves the grain-state identity is unique on PostgreSQL: of two concurrent first writes of one grain state, exactly one wins.
+    [Fact]
+    public async Task Two_first_writes_of_one_grain_state_cannot_both_succeed()
+    {
+        await StoreAsync();
+        string query;
+        await using (var connection = await _database!.DataSource.OpenConnectionAsync())
+        await using (var read = new Npgsql.NpgsqlCommand("SELECT QueryText FROM OrleansQuery WHERE QueryKey = 'WriteToStorageKey'", connection))
+        {
+            query = (string)(await read.ExecuteScalarAsync())!;
+        }
+
+        var key = Fresh.Id("grain");
+        var results = await Task.WhenAll(Enumerable.Range(0, 2).Select(async writer =>
+        {
+            await using var connection = await _database.DataSource.OpenConnectionAsync();
+            await using var command = new Npgsql.NpgsqlCommand(query, connection);
+            command.Parameters.AddWithValue("GrainIdHash", 7);
+            command.Parameters.AddWithValue("GrainIdN0", 0L);
+            command.Parameters.AddWithValue("GrainIdN1", 0L);
+            command.Parameters.AddWithValue("GrainTypeHash", 9);
+            command.Parameters.AddWithValue("GrainTypeString", "test");
+            command.Parameters.AddWithValue("GrainIdExtensionString", key);
+            command.Parameters.AddWithValue("ServiceId", "svc");
+            command.Parameters.Add(new Npgsql.NpgsqlParameter("GrainStateVersion", System.Data.DbType.Int32) { Value = DBNull.Value });
+            command.Parameters.AddWithValue("PayloadBinary", new[] { (byte)writer });
+            return await command.ExecuteScalarAsync();
+        }));
+
+        Assert.Equal(1, results.Count(r => r is 1));
+        Assert.Equal(1, results.Count(r => r is null));
     }
 
     protected override async Task TamperAsync(string line)
