@@ -64,6 +64,46 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         }
     }
 
+    // Proves scaling while traffic flows: a silo added and another removed gracefully cost no request beyond retried ones, and every acknowledgement is in the ledger.
+    [Fact]
+    public async Task Adding_a_silo_and_removing_one_gracefully_under_traffic_fails_nothing()
+    {
+        var connection = await PostgresTestDatabase.CreateAsync();
+        var clusterId = Fresh.Id("scale");
+        var silos = new List<SiloProcess>();
+        try
+        {
+            silos.Add(await SiloProcess.StartAsync(connection, clusterId));
+            silos.Add(await SiloProcess.StartAsync(connection, clusterId));
+            var warehouse = Fresh.Id("w");
+            await StockAsync(silos[0].Http, warehouse);
+            var workload = new Workload(warehouse, silos.Select(s => s.Http).ToList());
+            var running = workload.RunAsync(TimeSpan.FromSeconds(16));
+
+            silos.Add(await SiloProcess.StartAsync(connection, clusterId));
+            workload.Add(silos[2].Http);
+            await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+
+            // Drain first, as a load balancer does, then ask the silo to leave.
+            workload.Avoid(0);
+            await silos[0].StopAsync();
+            await running;
+
+            output.WriteLine($"acknowledged {workload.Acknowledged.Count}, failed attempts {workload.FailedAttempts}, gave up {workload.GaveUp.Count}");
+            Assert.True(silos[0].HasExited, "the removed silo exits");
+            Assert.Empty(workload.GaveUp);
+            Assert.Equal(0, workload.UncleanAnswers);
+            await AssertLedgerHoldsEveryAcknowledgementAsync(silos[1].Http, warehouse, workload);
+        }
+        finally
+        {
+            foreach (var silo in silos)
+            {
+                await silo.DisposeAsync();
+            }
+        }
+    }
+
     // Proves a database restart under load loses no acknowledged reservation: requests during the outage fail cleanly (a problem document, no success) and succeed when retried with the same id.
     [Fact]
     public async Task A_database_restart_under_load_loses_nothing_and_retries_succeed()
@@ -170,8 +210,9 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
     /// Simultaneous checkouts: each caller reserves one unit of a random SKU with a fresh id and retries the same id
     /// (on another silo when there is one) until it gets an answer, as a real checkout would.
     /// </summary>
-    private sealed class Workload(string warehouse, List<HttpClient> silos)
+    private sealed class Workload(string warehouse, List<HttpClient> initial)
     {
+        private readonly List<HttpClient> _silos = [.. initial];
         private const int Callers = 12;
         private const int MaxAttempts = 60;
         private readonly ConcurrentBag<(string Sku, string Id)> _acknowledged = [];
@@ -192,6 +233,15 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
 
         public long? LastFailureAt => Interlocked.Read(ref _lastFailureAt) is var at && at != 0 ? at : null;
 
+        /// <summary>Start sending to a new silo too (the way a load balancer picks up a new backend).</summary>
+        public void Add(HttpClient silo)
+        {
+            lock (_silos)
+            {
+                _silos.Add(silo);
+            }
+        }
+
         /// <summary>Stop sending to silo <paramref name="index"/> (the way a load balancer drops a dead backend).</summary>
         public void Avoid(int index) => _avoid = index;
 
@@ -209,15 +259,21 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
                 var done = false;
                 for (var attempt = 0; attempt < MaxAttempts && !done; attempt++)
                 {
-                    var index = (caller + n + attempt) % silos.Count;
-                    if (index == _avoid && silos.Count > 1)
+                    HttpClient target;
+                    lock (_silos)
                     {
-                        index = (index + 1) % silos.Count;
+                        var index = (caller + n + attempt) % _silos.Count;
+                        if (index == _avoid && _silos.Count > 1)
+                        {
+                            index = (index + 1) % _silos.Count;
+                        }
+
+                        target = _silos[index];
                     }
 
                     try
                     {
-                        using var response = await silos[index].PostAsJsonAsync("/v1/reservations", body);
+                        using var response = await target.PostAsJsonAsync("/v1/reservations", body);
                         var status = (int)response.StatusCode;
                         if (status is 200 or 201)
                         {
