@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 log="$(mktemp)"
 pgdir=""
 cleanup() {
-  if [ -n "$pgdir" ]; then bash deploy/postgres-local.sh stop "$pgdir" || true; rm -rf "$pgdir"; fi
+  if [ -n "$pgdir" ]; then bash deploy/postgres-local.sh stop "$pgdir" >/dev/null 2>&1 || true; rm -rf "$pgdir"; pgdir=""; fi
   rm -f "$log"
 }
 trap cleanup EXIT
@@ -25,11 +25,12 @@ fi
 status=0
 dotnet test StockGrains.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
 
-# One plain closing line, summed over every test assembly.
+# One plain closing line, summed over every test assembly, after the database has stopped.
 sum() { { grep -oE "$1: +[0-9]+" "$log" || true; } | awk '{ s += $2 } END { print s + 0 }'; }
 passed=$(sum Passed)
 failed=$(sum Failed)
 skipped=$(sum Skipped)
+cleanup
 echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 
 if [ "${passed:-0}" -eq 0 ]; then
