@@ -59,7 +59,7 @@ public sealed partial class StockLineGrain(
         }
 
         var stored = snapshot.RecordExists ? snapshot.State : null;
-        _rules = StockLineRules.FromSnapshot(key, stored, _options.RememberLimit, _options.CountApprovalThreshold);
+        _rules = StockLineRules.FromSnapshot(key, stored, _options.RememberLimit, _options.CountApprovalThreshold, _options.UnsafeSkipStockCheck);
         _snapshotAt = _rules.Sequence;
         while (true)
         {

@@ -27,6 +27,12 @@ public sealed class StockLineOptions
     [Range(0, 1_000_000_000)]
     public long CountApprovalThreshold { get; set; } = 100;
 
+    /// <summary>
+    /// A deliberately broken build: reservations skip the stock check. Never set it in production; it exists so the
+    /// load generator's invariant check can be shown to catch an oversell (a check that passes a broken build is broken).
+    /// </summary>
+    public bool UnsafeSkipStockCheck { get; set; }
+
     /// <summary>Ledger entries read per page while replaying on activation.</summary>
     [Range(1, 100_000)]
     public int ReplayPageSize { get; set; } = 1_000;

@@ -41,6 +41,9 @@ public sealed class StockLineRules
 
     public StockKey Key { get; }
 
+    /// <summary>A deliberately broken build for proving invariant checks (see StockLineOptions.UnsafeSkipStockCheck).</summary>
+    public bool SkipStockCheck { get; init; }
+
     public long OnHand { get; private set; }
 
     public long Reserved { get; private set; }
@@ -152,7 +155,7 @@ public sealed class StockLineRules
         }
 
         var blocked = AlertCause is not null;
-        var fits = !blocked && (Policy == NegativeStockPolicy.Allow || Available >= command.Quantity);
+        var fits = SkipStockCheck || (!blocked && (Policy == NegativeStockPolicy.Allow || Available >= command.Quantity));
         var entry = Finish(fits
             ? Next(LedgerEntryKind.Reserved, command.Quantity, command.ReservationId, command.Actor, now, fingerprint) with
             {
@@ -631,9 +634,10 @@ public sealed class StockLineRules
 
     /// <summary>Rebuilds the rules from a snapshot; the ledger after <see cref="StockLineSnapshot.Sequence"/> is then replayed with <see cref="Apply"/>.</summary>
     public static StockLineRules FromSnapshot(
-        StockKey key, StockLineSnapshot? snapshot, int rememberLimit = DefaultRememberLimit, long countApprovalThreshold = long.MaxValue)
+        StockKey key, StockLineSnapshot? snapshot, int rememberLimit = DefaultRememberLimit, long countApprovalThreshold = long.MaxValue,
+        bool skipStockCheck = false)
     {
-        var rules = new StockLineRules(key, rememberLimit, countApprovalThreshold);
+        var rules = new StockLineRules(key, rememberLimit, countApprovalThreshold) { SkipStockCheck = skipStockCheck };
         if (snapshot is null)
         {
             return rules;
