@@ -117,7 +117,7 @@ public static partial class StockGrainsHost
     public static WebApplication MapStockGrains(this WebApplication app)
     {
         app.UseExceptionHandler(errors => errors.Run(HandleExceptionAsync));
-        app.UseStatusCodePages();
+        app.UseStatusCodePages(async context => await StatusProblem(context.HttpContext).ExecuteAsync(context.HttpContext));
         app.MapOpenApi();
         app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
@@ -176,6 +176,15 @@ public static partial class StockGrainsHost
             o.ServiceId = settings.ServiceId;
             o.ClusterId = settings.ClusterId;
         });
+
+    /// <summary>Errors raised before a handler runs (no route, wrong method, wrong content type) get a stable code too.</summary>
+    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult StatusProblem(HttpContext context) => context.Response.StatusCode switch
+    {
+        StatusCodes.Status404NotFound => Problems.Problem(404, "not_found", "No such route."),
+        StatusCodes.Status405MethodNotAllowed => Problems.Problem(405, "method_not_allowed", "This route does not take that method."),
+        StatusCodes.Status415UnsupportedMediaType => Problems.Problem(415, "unsupported_media_type", "The body must be application/json."),
+        var status => Problems.Problem(status, "http_error", "The request could not be served."),
+    };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "StockGrains data lives in {DatabasePath}")]
     private static partial void LogDataLocation(ILogger logger, string databasePath);
