@@ -15,14 +15,25 @@ public sealed class FenceTests(ServerFixture fixture)
 
     // Proves a stale activation cannot write: when another writer moved the line, the grain's append fails, its caller is told to retry, and the reloaded line includes the other writer's entry.
     [Fact]
-    public async Task A_line_whose_ledger_moved_under_it_fails_the_append_and_reloads()
+    public Task A_line_whose_ledger_moved_under_it_fails_the_append_and_reloads() => StaleActivationAsync(fixture.Host);
+
+    // Proves the same fence on PostgreSQL.
+    [Fact]
+    public async Task On_postgres_a_line_whose_ledger_moved_under_it_fails_the_append_and_reloads()
+    {
+        await using var host = await ServerHost.StartAsync(null, null,
+            "--StockGrains:Store=PostgreSql", $"--StockGrains:ConnectionString={await PostgresTestDatabase.CreateAsync()}");
+        await StaleActivationAsync(host);
+    }
+
+    private static async Task StaleActivationAsync(ServerHost host)
     {
         var key = StockKey.Create(Fresh.Id("w"), "stale").ToString();
-        var grain = fixture.Host.Grains.GetGrain<IStockLineGrain>(key);
+        var grain = host.Grains.GetGrain<IStockLineGrain>(key);
         await grain.ReceiveAsync(new ReceiveCommand("first", 5, "op"));
 
         // Another writer (a duplicate activation elsewhere) appends sequence 2 behind this activation's back.
-        await fixture.Host.Store.AppendAsync(key, 1, [Receipt(2, "elsewhere", 6) with { Quantity = 1 }]);
+        await host.Store.AppendAsync(key, 1, [Receipt(2, "elsewhere", 6) with { Quantity = 1 }]);
 
         await Assert.ThrowsAsync<StockLineUnavailableException>(() => grain.ReceiveAsync(new ReceiveCommand("second", 10, "op")));
 
