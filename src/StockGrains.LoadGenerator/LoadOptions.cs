@@ -8,6 +8,12 @@ public sealed record LoadOptions
     /// <summary>Simultaneous callers (closed loop: each sends its next order when the last one is answered).</summary>
     public int Callers { get; init; } = 64;
 
+    /// <summary>
+    /// Open loop: this many arrivals per second whatever the answers, latency measured from each request's scheduled
+    /// start (so a stall is not hidden by coordinated omission). Zero means closed loop.
+    /// </summary>
+    public int Rate { get; init; }
+
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Units of the hot SKU in a flash sale; of each SKU in the uniform scenario.</summary>
@@ -34,8 +40,11 @@ public sealed record LoadOptions
 
         Usage: dotnet run --project src/StockGrains.LoadGenerator -c Release -- [options]
 
-          --scenario flash-sale|uniform   one hot SKU, or reservations spread over --skus SKUs   (flash-sale)
+          --scenario flash-sale|uniform|orders
+                                          one hot SKU; reservations over --skus SKUs; or orders of
+                                          1-3 lines allocated by a trade policy over 3 warehouses  (flash-sale)
           --callers N                     simultaneous callers, closed loop, 1-4096                (64)
+          --rate N                        open loop instead: N arrivals per second, 1-1000000
           --duration SECONDS              how long to fire, 1-3600                                 (10)
           --stock N                       units of the hot SKU, or of each SKU                     (1000000)
           --skus N                        SKUs in the uniform scenario, 1-1000000                  (10000)
@@ -57,8 +66,9 @@ public sealed record LoadOptions
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
             options = args[i] switch
             {
-                "--scenario" => options with { Scenario = OneOf(Next(), "--scenario", "flash-sale", "uniform") },
+                "--scenario" => options with { Scenario = OneOf(Next(), "--scenario", "flash-sale", "uniform", "orders") },
                 "--callers" => options with { Callers = Bounded(Next(), 1, 4096, "--callers") },
+                "--rate" => options with { Rate = Bounded(Next(), 1, 1_000_000, "--rate") },
                 "--duration" => options with { Duration = TimeSpan.FromSeconds(Bounded(Next(), 1, 3600, "--duration")) },
                 "--stock" => options with { Stock = Bounded(Next(), 1, 1_000_000_000, "--stock") },
                 "--skus" => options with { Skus = Bounded(Next(), 1, 1_000_000, "--skus") },

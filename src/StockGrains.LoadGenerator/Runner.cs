@@ -52,6 +52,13 @@ public sealed class Runner(LoadOptions options, TextWriter output)
         await app.StartAsync(cancellationToken);
         var grains = app.Services.GetRequiredService<IGrainFactory>();
         var store = app.Services.GetRequiredService<ILedgerStore>();
+        if (options.Scenario == "orders")
+        {
+            var report = await RunOrdersAsync(grains, store, cancellationToken);
+            await app.StopAsync(cancellationToken);
+            return report;
+        }
+
         var skus = Skus();
         var lines = skus.Select(sku => grains.GetGrain<IStockLineGrain>($"w1/{sku}")).ToArray();
         await Parallel.ForEachAsync(lines, cancellationToken, async (line, _) => await line.ReceiveAsync(new ReceiveCommand("stock", options.Stock, "load")));
@@ -177,8 +184,150 @@ public sealed class Runner(LoadOptions options, TextWriter output)
         return Report.From("PostgreSQL conditional UPDATE", recorder, seconds, 0, violations);
     }
 
-    /// <summary>Closed loop: every caller sends its next request when the last one is answered, until time is up.</summary>
-    private async Task<(Recorder Recorder, double Seconds)> FireAsync(Func<int, int, Random, Task<bool>> call, CancellationToken cancellationToken)
+    private static readonly string[] OrderWarehouses = ["w1", "w2", "w3"];
+
+    /// <summary>
+    /// Orders of one to three lines, each line allocated by a trade policy across three warehouses. The check reads
+    /// every line's ledger: each acknowledged order holds exactly the lines it was told it holds, and no line is below zero.
+    /// </summary>
+    private async Task<Report> RunOrdersAsync(IGrainFactory grains, ILedgerStore store, CancellationToken cancellationToken)
+    {
+        var skus = Enumerable.Range(0, options.Skus).Select(i => $"sku-{i}").ToArray();
+        await grains.GetGrain<StockGrains.TradePolicies.ITradePolicyGrain>("load").DefineAsync(OrderWarehouses, StockGrains.TradePolicies.AllocationStrategy.MostAvailable);
+        await Parallel.ForEachAsync(skus.SelectMany(sku => OrderWarehouses.Select(w => $"{w}/{sku}")), cancellationToken,
+            async (line, _) => await grains.GetGrain<IStockLineGrain>(line).ReceiveAsync(new ReceiveCommand("stock", options.Stock, "load")));
+
+        // The read model guides allocation: wait (bounded) until it has seen the stock.
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var seen = await Task.WhenAll(skus.Select(sku => grains.GetGrain<StockGrains.TradePolicies.ISkuAvailabilityGrain>(sku).GetAsync(OrderWarehouses)));
+            if (seen.All(w => w.Sum(a => a.Contributes) == options.Stock * OrderWarehouses.Length))
+            {
+                break;
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
+
+        var acknowledged = new ConcurrentBag<StockGrains.Reservations.ReservationView>();
+        var (recorder, seconds) = await FireAsync(async (caller, n, random) =>
+        {
+            var lines = skus.OrderBy(_ => random.Next()).Take(random.Next(1, 4))
+                .Select(sku => new StockGrains.Reservations.ReservationLineRequest(sku, null, 1)).ToList();
+            var result = await grains.GetGrain<StockGrains.Reservations.IReservationGrain>($"o{caller}-{n}")
+                .PlaceAsync(new StockGrains.Reservations.PlaceReservation(lines, 3600, "load", "load"));
+            var ok = result.Outcome == StockGrains.Reservations.ReservationOutcome.Placed;
+            if (ok)
+            {
+                acknowledged.Add(result.Reservation!);
+            }
+
+            return ok;
+        }, cancellationToken);
+
+        var violations = new List<string>();
+        var expected = acknowledged.SelectMany(o => o.Lines.Select(l => ($"{l.Warehouse}/{l.Sku}", o.ReservationId, l.Quantity)))
+            .GroupBy(x => x.Item1).ToDictionary(g => g.Key, g => g.ToDictionary(x => x.ReservationId, x => x.Quantity));
+        foreach (var line in skus.SelectMany(sku => OrderWarehouses.Select(w => $"{w}/{sku}")))
+        {
+            var held = new Dictionary<string, long>();
+            var belowZero = false;
+            for (long after = 0; ;)
+            {
+                var page = await store.ReadAsync(line, after, 1_000, cancellationToken);
+                foreach (var entry in page)
+                {
+                    belowZero |= entry.OnHandAfter - entry.ReservedAfter < 0;
+                    if (entry.Kind == LedgerEntryKind.Reserved)
+                    {
+                        held[entry.ReservationId!] = entry.Quantity;
+                    }
+                    else if (entry.Kind is LedgerEntryKind.Released or LedgerEntryKind.Expired)
+                    {
+                        held.Remove(entry.ReservationId!);
+                    }
+                }
+
+                if (page.Count < 1_000)
+                {
+                    break;
+                }
+
+                after = page[^1].Sequence;
+            }
+
+            var want = expected.GetValueOrDefault(line) ?? [];
+            if (want.Any(w => !held.TryGetValue(w.Key, out var q) || q != w.Value) || held.Keys.Any(k => !want.ContainsKey(k)))
+            {
+                violations.Add($"{line}: the holds in the ledger differ from the acknowledged orders");
+            }
+
+            if (belowZero)
+            {
+                violations.Add($"{line} went below zero");
+            }
+        }
+
+        return Report.From($"StockGrains orders ({options.Store})", recorder, seconds, 0, violations);
+    }
+
+    /// <summary>
+    /// Fires the workload: closed loop (every caller sends its next request when the last one is answered), or open
+    /// loop at <see cref="LoadOptions.Rate"/> arrivals per second with latency from each arrival's scheduled time.
+    /// </summary>
+    private Task<(Recorder Recorder, double Seconds)> FireAsync(Func<int, int, Random, Task<bool>> call, CancellationToken cancellationToken) =>
+        options.Rate > 0 ? FireOpenAsync(call, cancellationToken) : FireClosedAsync(call, cancellationToken);
+
+    private async Task<(Recorder Recorder, double Seconds)> FireOpenAsync(Func<int, int, Random, Task<bool>> call, CancellationToken cancellationToken)
+    {
+        // Arrivals beyond this many unanswered requests are counted as failed rather than queued without bound.
+        const int MaxOutstanding = 100_000;
+        var recorder = new Recorder();
+        var random = new Random(1);
+        var started = Stopwatch.GetTimestamp();
+        var interval = Stopwatch.Frequency / (double)options.Rate;
+        var outstanding = new List<Task>();
+        var inFlight = 0;
+        for (var n = 0; Stopwatch.GetElapsedTime(started) < options.Duration && !cancellationToken.IsCancellationRequested; n++)
+        {
+            var scheduled = started + (long)(n * interval);
+            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), scheduled);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, cancellationToken);
+            }
+
+            if (Volatile.Read(ref inFlight) >= MaxOutstanding)
+            {
+                recorder.Record(Stopwatch.GetElapsedTime(scheduled).Ticks, null);
+                continue;
+            }
+
+            var number = n;
+            var seed = random.Next();
+            Interlocked.Increment(ref inFlight);
+            outstanding.Add(Task.Run(async () =>
+            {
+                bool? outcome;
+                try
+                {
+                    outcome = await call(number % options.Callers, number, new Random(seed));
+                }
+                catch (Exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    outcome = null;
+                }
+
+                recorder.Record(Stopwatch.GetElapsedTime(scheduled).Ticks, outcome);
+                Interlocked.Decrement(ref inFlight);
+            }, cancellationToken));
+        }
+
+        await Task.WhenAll(outstanding);
+        return (recorder, Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private async Task<(Recorder Recorder, double Seconds)> FireClosedAsync(Func<int, int, Random, Task<bool>> call, CancellationToken cancellationToken)
     {
         var recorder = new Recorder();
         var started = Stopwatch.GetTimestamp();

@@ -35,6 +35,27 @@ public sealed class LoadGeneratorTests
         Assert.All(reports, r => Assert.True(r.Succeeded > 0));
     }
 
+    // Proves a short run of multi-line orders allocated by a trade policy holds every invariant: each acknowledged order holds exactly its lines.
+    [Fact]
+    public async Task A_short_run_of_policy_orders_holds_every_invariant()
+    {
+        var options = new LoadOptions { Scenario = "orders", Callers = 16, Duration = TimeSpan.FromSeconds(2), Stock = 20, Skus = 5 };
+        var report = (await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken)).Single();
+        Assert.Empty(report.Violations);
+        Assert.True(report.Succeeded > 0);
+    }
+
+    // Proves the open loop: a fixed arrival rate runs and holds every invariant.
+    [Fact]
+    public async Task An_open_loop_flash_sale_holds_every_invariant()
+    {
+        var options = new LoadOptions { Scenario = "flash-sale", Rate = 300, Duration = TimeSpan.FromSeconds(2), Stock = 100 };
+        var report = (await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken)).Single();
+        Assert.Empty(report.Violations);
+        Assert.Equal(100, report.Succeeded);
+        Assert.InRange(report.Succeeded + report.Refused + report.Failed, 400, 800);
+    }
+
     // Proves the check has teeth: a deliberately broken server that skips the stock check is caught overselling.
     [Fact]
     public async Task The_invariant_check_catches_a_build_that_skips_the_stock_check()
