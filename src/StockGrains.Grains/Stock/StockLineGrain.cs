@@ -319,7 +319,9 @@ public sealed partial class StockLineGrain(
 
                 _inFlight.Clear();
                 PublishAvailability();
-                if (_durable - _snapshotAt >= _options.SnapshotEvery && !_snapshotting)
+                // A snapshot's cost grows with the line's state (a hot line holds thousands of open holds), so it is
+                // written at most once per that many entries: the cost per entry stays constant however big the line.
+                if (_durable - _snapshotAt >= Math.Max(_options.SnapshotEvery, _rules.SnapshotSize) && !_snapshotting)
                 {
                     _ = WriteSnapshotAsync();
                 }

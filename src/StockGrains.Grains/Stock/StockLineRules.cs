@@ -72,6 +72,9 @@ public sealed class StockLineRules
 
     public int OpenHoldCount { get; private set; }
 
+    /// <summary>How many holds, operations and approvals a snapshot of this line carries: its size, roughly.</summary>
+    public int SnapshotSize => _holds.Count + _operations.Count + _approvals.Count;
+
     public StockLineView View => new(Key.Warehouse, Key.Sku, OnHand, Reserved, Committed, SafetyStock, Available, Sequence, Policy)
     {
         Backordered = Math.Max(0, Reserved - Math.Max(0, OnHand)),
