@@ -287,21 +287,34 @@ public sealed partial class StockLineGrain(
         return waitOn?.Done.Task ?? Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Writes queued entries, keeping up to <see cref="StockLineOptions.MaxAppendsInFlight"/> appends in flight: the next
+    /// batch is handed to the store while the previous one commits, so a hot line does not idle for a round trip per
+    /// batch. The store keeps them in order and fences each on the sequence the one before it ends at, so if one fails,
+    /// every later one fails too; durability is confirmed strictly in sequence order.
+    /// </summary>
     private async Task AppendLoopAsync()
     {
         _appending = true;
+        var appends = new Queue<(Task Append, int Count, long Started)>();
         try
         {
-            while (_queue.Count > 0 && _broken is null)
+            while ((_queue.Count > 0 || appends.Count > 0) && _broken is null)
             {
-                var take = Math.Min(_queue.Count, _options.MaxEntriesPerAppend);
-                _inFlight.AddRange(_queue.GetRange(0, take));
-                _queue.RemoveRange(0, take);
-                var entries = _inFlight.Select(p => p.Entry).ToArray();
-                var started = TimeProvider.System.GetTimestamp();
+                while (_queue.Count > 0 && appends.Count < _options.MaxAppendsInFlight)
+                {
+                    var take = Math.Min(_queue.Count, _options.MaxEntriesPerAppend);
+                    var batch = _queue.GetRange(0, take);
+                    _queue.RemoveRange(0, take);
+                    _inFlight.AddRange(batch);
+                    var entries = batch.Select(p => p.Entry).ToArray();
+                    appends.Enqueue((store.AppendAsync(_line, entries[0].Sequence - 1, entries), take, TimeProvider.System.GetTimestamp()));
+                }
+
+                var (append, count, started) = appends.Dequeue();
                 try
                 {
-                    await store.AppendAsync(_line, entries[0].Sequence - 1, entries);
+                    await append;
                 }
                 catch (Exception ex)
                 {
@@ -309,16 +322,17 @@ public sealed partial class StockLineGrain(
                     return;
                 }
 
-                StockGrainsTelemetry.AppendBatchSize.Record(entries.Length);
+                StockGrainsTelemetry.AppendBatchSize.Record(count);
                 StockGrainsTelemetry.AppendDuration.Record(TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
-                _durable = entries[^1].Sequence;
-                foreach (var pending in _inFlight)
+                _durable = _inFlight[count - 1].Entry.Sequence;
+                for (var i = 0; i < count; i++)
                 {
-                    pending.Done.TrySetResult();
+                    _inFlight[i].Done.TrySetResult();
                 }
 
-                _inFlight.Clear();
+                _inFlight.RemoveRange(0, count);
                 PublishAvailability();
+
                 // A snapshot's cost grows with the line's state (a hot line holds thousands of open holds), so it is
                 // written at most once per that many entries: the cost per entry stays constant however big the line.
                 if (_durable - _snapshotAt >= Math.Max(_options.SnapshotEvery, _rules.SnapshotSize) && !_snapshotting)

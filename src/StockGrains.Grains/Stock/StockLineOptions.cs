@@ -15,6 +15,10 @@ public sealed class StockLineOptions
     [Range(1, 100_000)]
     public int MaxEntriesPerAppend { get; set; } = 1_024;
 
+    /// <summary>Appends of one line handed to the store before the first of them is confirmed (pipelining).</summary>
+    [Range(1, 8)]
+    public int MaxAppendsInFlight { get; set; } = 2;
+
     /// <summary>Finished operations and closed holds a line keeps in memory; older ones are looked up in the ledger.</summary>
     [Range(1, 10_000_000)]
     public int RememberLimit { get; set; } = 10_000;

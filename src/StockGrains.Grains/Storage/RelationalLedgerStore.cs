@@ -231,8 +231,9 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     {
         using var transaction = BeginWrite(connection);
         using var head = Command(connection, transaction, "SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = @line", "line");
-        using var insert = Command(connection, transaction,
-            $"INSERT INTO stock_ledger (line, {Columns}) VALUES ({string.Join(", ", InsertParameters.Select(p => "@" + p))})", InsertParameters);
+        // One multi-row INSERT per append, in chunks: one round trip carries many entries (a remote database pays
+        // per statement), and a command per chunk size is prepared once per transaction.
+        var inserts = new Dictionary<int, DbCommand>();
 
         // Each statement is its own prepared command: changing a command's text would compile it again every time.
         using var savepoint = Command(connection, transaction, "SAVEPOINT append");
@@ -264,9 +265,18 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
                     lineRow.ExecuteNonQuery();
                 }
 
-                foreach (var e in append.Entries)
+                foreach (var chunk in append.Entries.Chunk(MaxRowsPerInsert))
                 {
-                    Bind(insert.Parameters, append.Line, e);
+                    if (!inserts.TryGetValue(chunk.Length, out var insert))
+                    {
+                        inserts[chunk.Length] = insert = MultiRowInsert(connection, transaction, chunk.Length);
+                    }
+
+                    for (var row = 0; row < chunk.Length; row++)
+                    {
+                        Bind(insert.Parameters, row, append.Line, chunk[row]);
+                    }
+
                     insert.ExecuteNonQuery();
                 }
 
@@ -282,10 +292,28 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         }
 
         transaction.Commit();
+        foreach (var insert in inserts.Values)
+        {
+            insert.Dispose();
+        }
     }
 
-    private static void Bind(DbParameterCollection p, string line, LedgerEntry e)
+    /// <summary>
+    /// Rows per INSERT statement. A remote database pays a round trip per statement, so many rows per statement win;
+    /// 64 rows of 25 parameters stay far below every dialect's parameter limit.
+    /// </summary>
+    protected virtual int MaxRowsPerInsert => 64;
+
+    private DbCommand MultiRowInsert(DbConnection connection, DbTransaction transaction, int rows)
     {
+        var values = Enumerable.Range(0, rows).Select(r => "(" + string.Join(", ", InsertParameters.Select(p => $"@{p}_{r}")) + ")");
+        return Command(connection, transaction, $"INSERT INTO stock_ledger (line, {Columns}) VALUES {string.Join(", ", values)}",
+            Enumerable.Range(0, rows).SelectMany(r => InsertParameters.Select(p => $"{p}_{r}")).ToArray());
+    }
+
+    private static void Bind(DbParameterCollection parameters, int row, string line, LedgerEntry e)
+    {
+        var p = new RowParameters(parameters, row);
         p["line"].Value = line;
         p["sequence"].Value = e.Sequence;
         p["kind"].Value = LedgerFormat.Kind(e.Kind);
@@ -313,6 +341,12 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         p["alert"].Value = (object?)e.AlertCauseAfter ?? DBNull.Value;
     }
 
+    /// <summary>The parameters of one row of a multi-row INSERT, named <c>{name}_{row}</c>.</summary>
+    private readonly struct RowParameters(DbParameterCollection parameters, int row)
+    {
+        public DbParameter this[string name] => parameters[$"{name}_{row}"];
+    }
+
     /// <summary>A command with typed parameters: text for names and words, 64-bit integers for the rest.</summary>
     private static DbCommand Command(DbConnection connection, DbTransaction transaction, string sql, params string[] parameters)
     {
@@ -323,12 +357,19 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         {
             var parameter = command.CreateParameter();
             parameter.ParameterName = name;
-            parameter.DbType = TextParameters.Contains(name) ? DbType.String : DbType.Int64;
+            parameter.DbType = TextParameters.Contains(ColumnOf(name)) ? DbType.String : DbType.Int64;
             parameter.Value = DBNull.Value;
             command.Parameters.Add(parameter);
         }
 
         return command;
+    }
+
+    /// <summary>The column a parameter binds: its name without a multi-row suffix (<c>actor_3</c> → <c>actor</c>).</summary>
+    private static string ColumnOf(string parameter)
+    {
+        var suffix = parameter.LastIndexOf('_');
+        return suffix > 0 && parameter[(suffix + 1)..].All(char.IsDigit) ? parameter[..suffix] : parameter;
     }
 
     private static readonly HashSet<string> TextParameters =

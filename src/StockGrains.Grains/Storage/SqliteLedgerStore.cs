@@ -23,4 +23,10 @@ public sealed class SqliteLedgerStore(SqliteDatabase database, ILogger<SqliteLed
     protected override DbTransaction BeginWrite(DbConnection connection) => ((SqliteConnection)connection).BeginTransaction(deferred: false);
 
     protected override bool IsUniqueViolation(Exception exception) => exception is SqliteException { SqliteErrorCode: 19 };
+
+    /// <summary>
+    /// In process there is no round trip to save, and SQLite compiles a wide multi-row statement slowly (measured:
+    /// 64-row inserts cut the hot-SKU rate by two thirds), so one row per statement.
+    /// </summary>
+    protected override int MaxRowsPerInsert => 1;
 }
