@@ -15,6 +15,9 @@ namespace StockGrains.LoadGenerator;
 /// </summary>
 public sealed class Runner(LoadOptions options, TextWriter output)
 {
+    /// <summary>A fresh key per run for the embedded server's one client.</summary>
+    private static readonly string ApiKey = StockGrains.Server.Security.ApiKeys.NewKey();
+
     public async Task<IReadOnlyList<Report>> RunAsync(CancellationToken cancellationToken = default)
     {
         var reports = new List<Report> { await RunStockGrainsAsync(cancellationToken) };
@@ -42,6 +45,13 @@ public sealed class Runner(LoadOptions options, TextWriter output)
             $"--StockGrains:GatewayPort={Random.Shared.Next(25_000, 30_000)}",
             "--Logging:LogLevel:Default=Warning",
             $"--StockGrains:StockLine:UnsafeSkipStockCheck={options.BrokenSkipStockCheck}",
+
+            // The embedded server runs as production does, so it needs a client; the load itself goes through the Orleans client.
+            "--StockGrains:Auth:Clients:loadgen:Roles:0=checkout",
+            "--StockGrains:Auth:Clients:loadgen:Roles:1=operator",
+            "--StockGrains:Auth:Clients:loadgen:Roles:2=auditor",
+            "--StockGrains:Auth:Clients:loadgen:Warehouses:0=*",
+            $"--StockGrains:Auth:Clients:loadgen:KeyHashes:0={StockGrains.Server.Security.ApiKeys.Hash(ApiKey)}",
         ];
         if (options.Store == "postgres")
         {

@@ -38,6 +38,15 @@ public enum ReservationOutcome
 
     /// <summary>A line names no warehouse and the order names no known trade policy to allocate it.</summary>
     UnknownTradePolicy = 10,
+
+    /// <summary>The reservation belongs to another client; nothing was read or changed.</summary>
+    Forbidden = 11,
+
+    /// <summary>A line was refused because the client already keeps as many pending holds there as its cap allows.</summary>
+    HoldLimitReached = 12,
+
+    /// <summary>A line asks for more units, or the order for a longer hold, than this client may; nothing is stored.</summary>
+    LimitExceeded = 13,
 }
 
 [GenerateSerializer, Immutable, Alias("sg.ReservationLineRequest")]

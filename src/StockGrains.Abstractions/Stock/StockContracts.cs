@@ -139,6 +139,9 @@ public enum StockLineOutcome
 
     /// <summary>The line has an open negative-stock alert and takes no new reservations until it is corrected.</summary>
     BlockedByAlert = 39,
+
+    /// <summary>The caller already keeps as many pending holds on this line as its cap allows; nothing is held.</summary>
+    HoldLimitReached = 40,
 }
 
 /// <summary>Where the line's negative-stock policy comes from.</summary>

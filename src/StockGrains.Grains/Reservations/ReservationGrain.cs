@@ -1,7 +1,9 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using StockGrains.Grains.Stock;
 using StockGrains.Reservations;
+using StockGrains.Security;
 using StockGrains.Stock;
 using StockGrains.TradePolicies;
 
@@ -33,14 +35,34 @@ public sealed partial class ReservationGrain(
         var fingerprint = Fingerprint(request);
         if (Exists)
         {
+            if (!MayTouch(CallerIdentity.Current))
+            {
+                return new ReservationResult(ReservationOutcome.Forbidden, null);
+            }
+
             if (state.State.Fingerprint != fingerprint)
             {
                 return new ReservationResult(ReservationOutcome.ReservationIdReused, View());
             }
 
             await SettleAsync();
-            return new ReservationResult(
-                state.State.Status == ReservationStatus.Refused ? ReservationOutcome.InsufficientStock : ReservationOutcome.AlreadyPlaced, View());
+            return new ReservationResult(state.State.Status == ReservationStatus.Refused ? RefusalOutcome() : ReservationOutcome.AlreadyPlaced, View());
+        }
+
+        var caller = CallerIdentity.Current;
+        var ttl = request.TtlSeconds > 0 ? request.TtlSeconds : _options.DefaultTtlSeconds;
+        if (caller?.MaxHoldSeconds is { } longest)
+        {
+            if (request.TtlSeconds > longest || request.Lines.Any(l => l.Quantity > (caller.MaxQuantityPerLine ?? long.MaxValue)))
+            {
+                return new ReservationResult(ReservationOutcome.LimitExceeded, null);
+            }
+
+            ttl = Math.Min(ttl, longest);
+        }
+        else if (request.Lines.Any(l => l.Quantity > (caller?.MaxQuantityPerLine ?? long.MaxValue)))
+        {
+            return new ReservationResult(ReservationOutcome.LimitExceeded, null);
         }
 
         TradePolicyDefinition? policy = null;
@@ -56,7 +78,6 @@ public sealed partial class ReservationGrain(
         }
 
         var now = time.GetUtcNow();
-        var ttl = request.TtlSeconds > 0 ? request.TtlSeconds : _options.DefaultTtlSeconds;
         state.State = new ReservationState
         {
             Fingerprint = fingerprint,
@@ -74,9 +95,13 @@ public sealed partial class ReservationGrain(
         };
         await state.WriteStateAsync();
         await SettleAsync();
-        return new ReservationResult(
-            state.State.Status == ReservationStatus.Refused ? ReservationOutcome.InsufficientStock : ReservationOutcome.Placed, View());
+        return new ReservationResult(state.State.Status == ReservationStatus.Refused ? RefusalOutcome() : ReservationOutcome.Placed, View());
     }
+
+    private ReservationOutcome RefusalOutcome() =>
+        state.State.Attempts.Any(a => a.RefusalReason == StockLineRules.HoldLimitReason)
+            ? ReservationOutcome.HoldLimitReached
+            : ReservationOutcome.InsufficientStock;
 
     public async Task<ReservationResult> GetAsync()
     {
@@ -85,9 +110,23 @@ public sealed partial class ReservationGrain(
             return new ReservationResult(ReservationOutcome.NotFound, null);
         }
 
+        // Auditors and admins may read any order; a checkout client only its own.
+        var caller = CallerIdentity.Current;
+        if (!MayTouch(caller) && !(caller!.Has(Roles.Auditor) || caller.Has(Roles.Admin)))
+        {
+            return new ReservationResult(ReservationOutcome.Forbidden, null);
+        }
+
         await SettleAsync();
         return new ReservationResult(ReservationOutcome.Unchanged, View());
     }
+
+    /// <summary>
+    /// Only the client that placed an order may change it. A call with no identity comes from inside the cluster
+    /// (a timer, a reminder, a trusted Orleans client) and may.
+    /// </summary>
+    private bool MayTouch(CallerIdentity? caller) =>
+        caller is null || string.Equals(caller.Client, state.State.Actor, StringComparison.Ordinal);
 
     public Task<ReservationResult> CommitAsync(string actor) =>
         TransitionAsync(actor, ReservationStatus.Committed, [ReservationStatus.Pending], [ReservationStatus.Committed, ReservationStatus.Shipped]);
@@ -122,6 +161,11 @@ public sealed partial class ReservationGrain(
         if (!Exists || state.State.Status == ReservationStatus.Refused)
         {
             return new ReservationResult(ReservationOutcome.NotFound, null);
+        }
+
+        if (!MayTouch(CallerIdentity.Current))
+        {
+            return new ReservationResult(ReservationOutcome.Forbidden, null);
         }
 
         await SettleAsync();
@@ -281,6 +325,7 @@ public sealed partial class ReservationGrain(
             .ReserveAsync(new ReserveCommand(Id, attempt.Quantity, expiry, s.Actor, Reference: $"order:{Id}", Entered: attempt.Entered));
         attempt.Outcome = result.Outcome is StockLineOutcome.Reserved or StockLineOutcome.AlreadyReserved ? AttemptOutcome.Held : AttemptOutcome.Refused;
         attempt.Available = result.Line.Available;
+        attempt.RefusalReason = result.Outcome == StockLineOutcome.HoldLimitReached ? StockLineRules.HoldLimitReason : null;
     }
 
     private async Task ForgetReminderAsync()

@@ -69,4 +69,8 @@ public sealed class LineAttempt
 
     /// <summary>What the line had available when it refused.</summary>
     public long Available { get; set; }
+
+    /// <summary>Why the line refused when it was not for lack of stock (<c>hold_limit</c>); null otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? RefusalReason { get; set; }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using StockGrains.Grains.Storage;
+using StockGrains.Security;
 using StockGrains.Stock;
 
 namespace StockGrains.Grains.Stock;
@@ -104,10 +105,14 @@ public sealed partial class StockLineGrain(
     public Task<StockLineView> GetAsync() => ReadAsync(() => _rules.View);
 
     public Task<StockLineResult> ReceiveAsync(ReceiveCommand command) =>
-        RunAsync(command.OperationId, now => _rules.Receive(command, now));
+        Operate().RunAsync(command.OperationId, now => _rules.Receive(command, now));
 
-    public Task<StockLineResult> ReserveAsync(ReserveCommand command) =>
-        RunAsync(command.ReservationId, now => _rules.Reserve(command, now));
+    public Task<StockLineResult> ReserveAsync(ReserveCommand command)
+    {
+        // The cap comes with the caller; a call from inside the cluster has none.
+        var cap = CallerIdentity.Current?.MaxPendingHoldsPerLine;
+        return RunAsync(command.ReservationId, now => _rules.Reserve(command, now, cap));
+    }
 
     public Task<StockLineResult> CommitAsync(HoldCommand command) =>
         RunAsync(command.ReservationId, now => _rules.Commit(command, now));
@@ -122,13 +127,14 @@ public sealed partial class StockLineGrain(
         RunAsync(command.ReservationId, now => _rules.Expire(command, now));
 
     public Task<StockLineResult> SetPolicyAsync(SetPolicyCommand command) =>
-        RunAsync(command.OperationId, now => _rules.SetPolicy(command, now));
+        Administer().RunAsync(command.OperationId, now => _rules.SetPolicy(command, now));
 
     public Task<StockLineResult> AdjustAsync(AdjustCommand command) =>
-        RunAsync(command.OperationId, now => _rules.Adjust(command, now));
+        Operate().RunAsync(command.OperationId, now => _rules.Adjust(command, now));
 
     public async Task<StockLineResult> CountAsync(CountCommand command)
     {
+        Operate();
         // On hand at the count's starting point comes from the ledger: a count while selling keeps every movement since.
         long? onHandAtStart = null;
         if (command.CountStartedAtSequence is { } start and > 0 && start < _rules.Sequence)
@@ -146,16 +152,16 @@ public sealed partial class StockLineGrain(
     }
 
     public Task<StockLineResult> ResolveApprovalAsync(ResolveApprovalCommand command) =>
-        RunAsync(command.ApprovalId, now => _rules.ResolveApproval(command, now));
+        Operate().RunAsync(command.ApprovalId, now => _rules.ResolveApproval(command, now));
 
     public Task<StockLineResult> ReturnAsync(ReturnCommand command) =>
-        RunAsync(command.OperationId, now => _rules.Return(command, now));
+        Operate().RunAsync(command.OperationId, now => _rules.Return(command, now));
 
     public Task<StockLineResult> TransferOutAsync(TransferCommand command) =>
-        RunAsync(command.TransferId, now => _rules.TransferOut(command, now));
+        Operate().RunAsync(command.TransferId, now => _rules.TransferOut(command, now));
 
     public Task<StockLineResult> TransferInAsync(TransferCommand command) =>
-        RunAsync(command.TransferId, now => _rules.TransferIn(command, now));
+        Operate().RunAsync(command.TransferId, now => _rules.TransferIn(command, now));
 
     public Task<IReadOnlyList<ApprovalView>> GetApprovalsAsync() => ReadAsync<IReadOnlyList<ApprovalView>>(() => _rules.PendingApprovals.ToList());
 
@@ -208,6 +214,31 @@ public sealed partial class StockLineGrain(
         _expiryTimer?.Dispose();
         _publishTimer?.Dispose();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Re-checks at the grain what the HTTP tier checked: only an operator of this line's warehouse changes its stock.
+    /// A call without an identity comes from inside the cluster and is trusted.
+    /// </summary>
+    private StockLineGrain Operate()
+    {
+        if (CallerIdentity.Current is { } caller && !caller.CanOperate(_rules.Key.Warehouse))
+        {
+            throw new AccessDeniedException($"'{caller.Client}' may not operate warehouse '{_rules.Key.Warehouse}'.");
+        }
+
+        return this;
+    }
+
+    /// <summary>Only an admin changes a line's policy.</summary>
+    private StockLineGrain Administer()
+    {
+        if (CallerIdentity.Current is { } caller && !caller.Has(Roles.Admin))
+        {
+            throw new AccessDeniedException($"'{caller.Client}' may not change the policy of '{_line}'.");
+        }
+
+        return this;
     }
 
     private async Task<StockLineResult> RunAsync(string id, Func<DateTimeOffset, Decision> decide)

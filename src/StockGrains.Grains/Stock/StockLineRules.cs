@@ -70,7 +70,11 @@ public sealed class StockLineRules
     /// <summary>True once the line has forgotten an operation: an unknown id must then be looked up in the store.</summary>
     public bool HasForgotten { get; private set; }
 
-    public int OpenHoldCount { get; private set; }
+    /// <summary>Pending holds per owner (the actor that placed them), for the per-client hold cap.</summary>
+    private readonly Dictionary<string, int> _pendingByOwner = new(StringComparer.Ordinal);
+
+    /// <summary>How many pending holds this owner keeps on the line.</summary>
+    public int PendingHoldsOf(string owner) => _pendingByOwner.GetValueOrDefault(owner);
 
     /// <summary>How many holds, operations and approvals a snapshot of this line carries: its size, roughly.</summary>
     public int SnapshotSize => _holds.Count + _operations.Count + _approvals.Count;
@@ -136,7 +140,11 @@ public sealed class StockLineRules
         return new Decision(new StockLineResult(StockLineOutcome.Received, View, null) { Entry = entry }, entry, entry.Sequence);
     }
 
-    public Decision Reserve(ReserveCommand command, DateTimeOffset now)
+    /// <summary>
+    /// Holds units, or records why not. <paramref name="maxPendingPerOwner"/> caps the pending holds the command's
+    /// actor may keep here; the refusal is a ledger entry like any other, so a retry gets it back.
+    /// </summary>
+    public Decision Reserve(ReserveCommand command, DateTimeOffset now, int? maxPendingPerOwner = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(command.Quantity, 1);
         var fingerprint = $"reserve|{command.Quantity}";
@@ -147,8 +155,7 @@ public sealed class StockLineRules
                 return Refuse(StockLineOutcome.ReservedWithDifferentQuantity, hold.Sequence, hold);
             }
 
-            var outcome = hold.Status != HoldStatus.Refused ? StockLineOutcome.AlreadyReserved
-                : hold.RefusalReason == "negative_stock_alert" ? StockLineOutcome.BlockedByAlert : StockLineOutcome.InsufficientStock;
+            var outcome = hold.Status != HoldStatus.Refused ? StockLineOutcome.AlreadyReserved : RefusalOutcome(hold.RefusalReason);
             return new Decision(new StockLineResult(outcome, View, hold.ToView(), Replayed: true), null, hold.Sequence);
         }
 
@@ -157,8 +164,10 @@ public sealed class StockLineRules
             return Refuse(StockLineOutcome.OperationIdReused, Sequence);
         }
 
+        var capped = maxPendingPerOwner is { } cap && PendingHoldsOf(command.Actor) >= cap;
         var blocked = AlertCause is not null;
-        var fits = SkipStockCheck || (!blocked && (Policy == NegativeStockPolicy.Allow || Available >= command.Quantity));
+        var fits = !capped && (SkipStockCheck || (!blocked && (Policy == NegativeStockPolicy.Allow || Available >= command.Quantity)));
+        var reason = capped ? HoldLimitReason : blocked ? "negative_stock_alert" : "insufficient_stock";
         var entry = Finish(fits
             ? Next(LedgerEntryKind.Reserved, command.Quantity, command.ReservationId, command.Actor, now, fingerprint) with
             {
@@ -174,14 +183,15 @@ public sealed class StockLineRules
                 ReservationId = command.ReservationId,
                 ExpiresAt = command.ExpiresAt,
                 Reference = command.Reference,
-                Reason = blocked ? "negative_stock_alert" : "insufficient_stock",
+                Reason = reason,
             });
         Apply(entry);
-        var result = new StockLineResult(
-            fits ? StockLineOutcome.Reserved : blocked ? StockLineOutcome.BlockedByAlert : StockLineOutcome.InsufficientStock,
-            View, _holds[command.ReservationId].ToView());
+        var result = new StockLineResult(fits ? StockLineOutcome.Reserved : RefusalOutcome(reason), View, _holds[command.ReservationId].ToView());
         return new Decision(result, entry, entry.Sequence);
     }
+
+    /// <summary>The refusal reason recorded when a client's pending-hold cap is reached.</summary>
+    public const string HoldLimitReason = "hold_limit";
 
     public Decision Commit(HoldCommand command, DateTimeOffset now) =>
         Transition(command, now, LedgerEntryKind.Committed);
@@ -479,10 +489,13 @@ public sealed class StockLineRules
                 break;
             case LedgerEntryKind.Reserved:
                 reserved += entry.Quantity;
-                hold = new Hold(entry.ReservationId!, entry.Quantity, HoldStatus.Pending, entry.ExpiresAt!.Value, entry.Fingerprint, entry.Sequence);
+                hold = new Hold(entry.ReservationId!, entry.Quantity, HoldStatus.Pending, entry.ExpiresAt!.Value, entry.Fingerprint, entry.Sequence)
+                {
+                    Owner = entry.Actor,
+                };
                 _holds.Add(hold.ReservationId, hold);
                 _expiries.Enqueue(hold.ReservationId, hold.ExpiresAt);
-                OpenHoldCount++;
+                CountPending(hold, +1);
                 break;
             case LedgerEntryKind.Refused:
                 hold = new Hold(entry.ReservationId!, entry.Quantity, HoldStatus.Refused, entry.ExpiresAt ?? entry.At, entry.Fingerprint, entry.Sequence)
@@ -495,6 +508,7 @@ public sealed class StockLineRules
             case LedgerEntryKind.Committed:
                 Require(hold!, entry, HoldStatus.Pending);
                 committed += hold!.Quantity;
+                CountPending(hold, -1);
                 hold.Status = HoldStatus.Committed;
                 break;
             case LedgerEntryKind.Shipped:
@@ -629,6 +643,7 @@ public sealed class StockLineRules
             Fingerprint = h.Fingerprint,
             Sequence = h.Sequence,
             RefusalReason = h.RefusalReason,
+            Owner = h.Owner,
         }).ToList(),
         Operations = _operations.Values.OrderBy(e => e.Sequence).ToList(),
         Approvals = _approvals.Values.OrderBy(a => a.Request.Sequence)
@@ -663,18 +678,19 @@ public sealed class StockLineRules
         var forgettable = new List<(long Sequence, string Id)>();
         foreach (var h in snapshot.Holds)
         {
-            var hold = new Hold(h.ReservationId, h.Quantity, h.Status, h.ExpiresAt, h.Fingerprint, h.Sequence) { RefusalReason = h.RefusalReason };
+            var hold = new Hold(h.ReservationId, h.Quantity, h.Status, h.ExpiresAt, h.Fingerprint, h.Sequence)
+            {
+                RefusalReason = h.RefusalReason,
+                Owner = h.Owner,
+            };
             rules._holds.Add(hold.ReservationId, hold);
             if (hold.Status == HoldStatus.Pending)
             {
                 rules._expiries.Enqueue(hold.ReservationId, hold.ExpiresAt);
+                rules.CountPending(hold, +1);
             }
 
-            if (hold.Status is HoldStatus.Pending or HoldStatus.Committed)
-            {
-                rules.OpenHoldCount++;
-            }
-            else
+            if (hold.Status is not (HoldStatus.Pending or HoldStatus.Committed))
             {
                 forgettable.Add((hold.Sequence, hold.ReservationId));
             }
@@ -857,6 +873,7 @@ public sealed class StockLineRules
         "units_reserved" => StockLineOutcome.UnitsReserved,
         "insufficient_on_hand" => StockLineOutcome.InsufficientOnHand,
         "negative_stock_alert" => StockLineOutcome.BlockedByAlert,
+        HoldLimitReason => StockLineOutcome.HoldLimitReached,
         _ => StockLineOutcome.InsufficientStock,
     };
 
@@ -912,9 +929,32 @@ public sealed class StockLineRules
 
     private void Close(Hold hold, HoldStatus status)
     {
+        if (hold.Status == HoldStatus.Pending)
+        {
+            CountPending(hold, -1);
+        }
+
         hold.Status = status;
-        OpenHoldCount--;
         Forgettable(hold.ReservationId);
+    }
+
+    private void CountPending(Hold hold, int change)
+    {
+        // Holds restored from a version-2 snapshot have no owner; they count against no one.
+        if (hold.Owner is not { } owner)
+        {
+            return;
+        }
+
+        var count = _pendingByOwner.GetValueOrDefault(owner) + change;
+        if (count <= 0)
+        {
+            _pendingByOwner.Remove(owner);
+        }
+        else
+        {
+            _pendingByOwner[owner] = count;
+        }
     }
 
     private void Forgettable(string id)
@@ -963,8 +1003,11 @@ public sealed class Hold(string reservationId, long quantity, HoldStatus status,
     /// <summary>The sequence of the last entry that changed this hold.</summary>
     public long Sequence { get; set; } = sequence;
 
-    /// <summary>Why a refused reservation was refused (<c>insufficient_stock</c>, <c>negative_stock_alert</c>).</summary>
+    /// <summary>Why a refused reservation was refused (<c>insufficient_stock</c>, <c>negative_stock_alert</c>, <c>hold_limit</c>).</summary>
     public string? RefusalReason { get; init; }
+
+    /// <summary>The actor that placed the hold: the client whose pending-hold cap it counts against.</summary>
+    public string? Owner { get; init; }
 
     public HoldView ToView() => new(ReservationId, Quantity, Status, ExpiresAt);
 }

@@ -9,8 +9,11 @@ namespace StockGrains.Grains.Stock;
 /// </summary>
 public sealed class StockLineSnapshot
 {
-    /// <summary>Version 2 added the policy source, the open alert, pending approvals and refusal reasons; version 1 still loads.</summary>
-    public const int CurrentFormatVersion = 2;
+    /// <summary>
+    /// Version 2 added the policy source, the open alert, pending approvals and refusal reasons; version 3 the owner of
+    /// each hold. Older versions still load.
+    /// </summary>
+    public const int CurrentFormatVersion = 3;
 
     public int FormatVersion { get; set; } = CurrentFormatVersion;
 
@@ -63,4 +66,7 @@ public sealed class SnapshotHold
     public long Sequence { get; set; }
 
     public string? RefusalReason { get; set; }
+
+    /// <summary>Version 3: the actor that placed the hold (null in older snapshots).</summary>
+    public string? Owner { get; set; }
 }

@@ -11,6 +11,7 @@ using StockGrains.Grains.Stock;
 using StockGrains.Grains.Storage;
 using StockGrains.Server.Http;
 using StockGrains.Server.Reservations;
+using StockGrains.Server.Security;
 using StockGrains.Server.Operations;
 using StockGrains.Server.Skus;
 using StockGrains.Server.Stock;
@@ -50,6 +51,7 @@ public static partial class StockGrainsHost
             throw new InvalidOperationException("Invalid configuration: " + string.Join(" ", problems.Select(p => p.ErrorMessage)));
         }
 
+        builder.AddStockGrainsSecurity(settings.DataDirectory);
         services.TryAddSingleton(new StockGrainsTime(TimeProvider.System));
         services.AddSingleton<Reconciliation>();
         services.AddSingleton<OpenAlertsMetric>();
@@ -118,11 +120,41 @@ public static partial class StockGrainsHost
     {
         app.UseExceptionHandler(errors => errors.Run(HandleExceptionAsync));
         app.UseStatusCodePages(async context => await StatusProblem(context.HttpContext).ExecuteAsync(context.HttpContext));
-        app.MapOpenApi();
-        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
-        app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapOrleansDashboard("/dashboard");
+        app.UseStockGrainsSecurity();
+
+        // A malformed Idempotency-Key is refused on every route, also on those whose id is in the body or path: a
+        // client sending one believes its retry is safe, and must learn at once that it is not.
+        app.Use(async (context, next) =>
+        {
+            var keys = context.Request.Headers[Caller.IdempotencyHeader];
+            if (keys.Count > 0 && (keys.Count > 1 || !StockGrains.Ids.IsValid(keys[0])))
+            {
+                await Problems.Validation(Caller.IdempotencyHeader, $"Must be one value of 1–{StockGrains.Ids.MaxLength} characters of A-Z a-z 0-9 . _ -")
+                    .ExecuteAsync(context);
+                return;
+            }
+
+            await next(context);
+        });
+
+        // Probes, scrapes and the API description need no key; everything else does.
+        app.MapOpenApi().AllowAnonymous();
+        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") })
+            .AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+
+        // The dashboard shows every grain to whoever opens it, and a browser cannot send an API key: Development only.
+        if (app.Environment.IsDevelopment())
+        {
+            app.MapOrleansDashboard("/dashboard").AllowAnonymous();
+        }
+
+        app.MapGet("/v1/me", (HttpContext context, Identities identities) => identities.From(context) is { } me
+                ? TypedResults.Ok(new { client = me.Client, roles = RoleNames.All.Where(r => RoleNames.TryParse(r, out var role) && me.Has(role)),
+                    warehouses = me.Warehouses })
+                : Results.Unauthorized())
+            .WithTags("Security").WithName("WhoAmI").WithSummary("The authenticated client, its roles and warehouses.");
         app.MapStockApi();
         app.MapReservationApi();
         app.MapSkuApi();
@@ -150,6 +182,8 @@ public static partial class StockGrainsHost
         var problem = error switch
         {
             StockLineUnavailableException e => Problems.Unavailable(e.Message),
+            StockGrains.Security.AccessDeniedException e => Problems.Problem(StatusCodes.Status403Forbidden, "forbidden",
+                "This client may not do that.", e.Message),
             TimeoutException => Problems.Problem(StatusCodes.Status503ServiceUnavailable, "outcome_unknown",
                 "The request timed out; its outcome is unknown.", "Retry with the same id: a retry never applies twice."),
             BadHttpRequestException e => Problems.Problem(e.StatusCode, "bad_request", "The request could not be read.", e.Message),
@@ -180,6 +214,9 @@ public static partial class StockGrainsHost
     /// <summary>Errors raised before a handler runs (no route, wrong method, wrong content type) get a stable code too.</summary>
     private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult StatusProblem(HttpContext context) => context.Response.StatusCode switch
     {
+        StatusCodes.Status401Unauthorized => Problems.Problem(401, "unauthenticated", "A valid API key or bearer token is required.",
+            $"Send the key as the {ApiKeys.Header} header."),
+        StatusCodes.Status403Forbidden => Problems.Problem(403, "forbidden", "This client's roles do not allow that.", "Nothing was changed."),
         StatusCodes.Status404NotFound => Problems.Problem(404, "not_found", "No such route."),
         StatusCodes.Status405MethodNotAllowed => Problems.Problem(405, "method_not_allowed", "This route does not take that method."),
         StatusCodes.Status415UnsupportedMediaType => Problems.Problem(415, "unsupported_media_type", "The body must be application/json."),

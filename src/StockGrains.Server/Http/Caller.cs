@@ -3,24 +3,14 @@ namespace StockGrains.Server.Http;
 /// <summary>Who is asking and which operation id they use, from the request headers.</summary>
 public static class Caller
 {
-    public const string ActorHeader = "X-Actor";
     public const string IdempotencyHeader = "Idempotency-Key";
 
     /// <summary>
-    /// The actor recorded on ledger entries. Until authentication lands it is the <c>X-Actor</c> header, or
-    /// <c>anonymous</c>.
+    /// The actor recorded on ledger entries: the authenticated client's name. It is never taken from a header the
+    /// caller could set freely.
     /// </summary>
-    public static string Actor(HttpRequest request, Validate validate)
-    {
-        var actor = request.Headers[ActorHeader].ToString();
-        if (actor.Length == 0)
-        {
-            return "anonymous";
-        }
-
-        validate.Id(ActorHeader, actor);
-        return actor;
-    }
+    public static string Actor(HttpRequest request) =>
+        request.HttpContext.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name } ? name : "anonymous";
 
     /// <summary>
     /// The operation id of a mutating request: the <c>Idempotency-Key</c> header, or a fresh id when there is none

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using StockGrains.Grains.Stock;
 using StockGrains.Grains.Storage;
 using StockGrains.Server.Http;
+using StockGrains.Server.Security;
 using StockGrains.Server.Stock;
 using StockGrains.Stock;
 
@@ -22,15 +23,20 @@ public static class OperationsApi
     public static IEndpointRouteBuilder MapOperationsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/alerts", Alerts).WithTags("Operations").WithName("GetAlerts")
-            .WithSummary("Open negative-stock alerts, each with the movement that caused it.");
+            .WithSummary("Open negative-stock alerts, each with the movement that caused it.").RequireAuthorization(Access.AuditorOrOperator);
         app.MapGet("/v1/approvals", Approvals).WithTags("Operations").WithName("GetApprovals")
-            .WithSummary("Adjustments and counts waiting for a second person, oldest first.");
+            .WithSummary("Adjustments and counts waiting for a second person, oldest first.").RequireAuthorization(Access.AuditorOrOperator);
         app.MapGet("/v1/reports/reconciliation", Reconcile).WithTags("Operations").WithName("Reconcile")
-            .WithSummary("Negative lines, and any line whose stored balances differ from a replay of its ledger (always empty).");
+            .WithSummary("Negative lines, and any line whose stored balances differ from a replay of its ledger (always empty).")
+            .RequireAuthorization(Access.Auditor);
         return app;
     }
 
-    public static async Task<Results<Ok<AlertsResponse>, ProblemHttpResult>> Alerts(ILedgerStore store, int? limit)
+    /// <summary>An auditor sees every warehouse; an operator only the warehouses it operates.</summary>
+    private static bool Sees(HttpContext context, string line) =>
+        Access.Denied(context, StockKey.Parse(line).Warehouse, auditorsToo: true) is null;
+
+    public static async Task<Results<Ok<AlertsResponse>, ProblemHttpResult>> Alerts(HttpContext context, ILedgerStore store, int? limit)
     {
         var validate = new Validate().Check(limit is null or >= 1 and <= MaxRows, "limit", $"Must be from 1 to {MaxRows}.");
         if (!validate.Ok)
@@ -39,7 +45,7 @@ public static class OperationsApi
         }
 
         var alerts = await store.OpenAlertsAsync(limit ?? 100);
-        return TypedResults.Ok(new AlertsResponse(alerts.Select(a =>
+        return TypedResults.Ok(new AlertsResponse(alerts.Where(a => Sees(context, a.Line)).Select(a =>
         {
             var key = StockKey.Parse(a.Line);
             return new AlertResponse(key.Warehouse, key.Sku, a.Latest.OnHandAfter, a.Latest.ReservedAfter, a.Latest.Sequence, a.Cause.Sequence,
@@ -47,7 +53,7 @@ public static class OperationsApi
         }).ToList()));
     }
 
-    public static async Task<Results<Ok<ApprovalsResponse>, ProblemHttpResult>> Approvals(ILedgerStore store, string? warehouse, int? limit)
+    public static async Task<Results<Ok<ApprovalsResponse>, ProblemHttpResult>> Approvals(HttpContext context, ILedgerStore store, string? warehouse, int? limit)
     {
         var validate = new Validate().Check(limit is null or >= 1 and <= MaxRows, "limit", $"Must be from 1 to {MaxRows}.");
         if (warehouse is not null)
@@ -60,8 +66,13 @@ public static class OperationsApi
             return validate.Problem();
         }
 
+        if (warehouse is not null && Access.Denied(context, warehouse, auditorsToo: true) is { } denied)
+        {
+            return denied;
+        }
+
         var rows = await store.PendingApprovalsAsync(warehouse, limit ?? 100);
-        return TypedResults.Ok(new ApprovalsResponse(rows.Select(r =>
+        return TypedResults.Ok(new ApprovalsResponse(rows.Where(r => Sees(context, r.Line)).Select(r =>
         {
             var key = StockKey.Parse(r.Line);
             var e = r.Request;

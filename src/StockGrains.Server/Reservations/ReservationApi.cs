@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using StockGrains.Grains.Reservations;
 using StockGrains.Reservations;
 using StockGrains.Server.Http;
+using StockGrains.Server.Security;
 
 namespace StockGrains.Server.Reservations;
 
@@ -13,17 +14,17 @@ public static class ReservationApi
     {
         var group = app.MapGroup("/v1/reservations").WithTags("Reservations");
         group.MapPost("", Place).WithName("PlaceReservation").WithSummary("Hold every line or none.")
-            .Accepts<ReservationRequest>("application/json");
-        group.MapGet("/{reservationId}", Get).WithName("GetReservation");
+            .Accepts<ReservationRequest>("application/json").RequireAuthorization(Access.Checkout);
+        group.MapGet("/{reservationId}", Get).WithName("GetReservation").RequireAuthorization(Access.ReservationReader);
         group.MapPost("/{reservationId}/commit", (string reservationId, HttpRequest request, IGrainFactory grains) =>
             Transition(reservationId, request, grains, (g, actor) => g.CommitAsync(actor))).WithName("CommitReservation")
-            .WithSummary("Preparing delivery: picked, not yet shipped.");
+            .WithSummary("Preparing delivery: picked, not yet shipped.").RequireAuthorization(Access.Checkout);
         group.MapPost("/{reservationId}/ship", (string reservationId, HttpRequest request, IGrainFactory grains) =>
             Transition(reservationId, request, grains, (g, actor) => g.ShipAsync(actor))).WithName("ShipReservation")
-            .WithSummary("Units leave on hand and reserved together.");
+            .WithSummary("Units leave on hand and reserved together.").RequireAuthorization(Access.Checkout);
         group.MapPost("/{reservationId}/release", (string reservationId, HttpRequest request, IGrainFactory grains) =>
             Transition(reservationId, request, grains, (g, actor) => g.ReleaseAsync(actor))).WithName("ReleaseReservation")
-            .WithSummary("Let the units go.");
+            .WithSummary("Let the units go.").RequireAuthorization(Access.Checkout);
         return app;
     }
 
@@ -31,7 +32,7 @@ public static class ReservationApi
         HttpRequest request, IGrainFactory grains, IOptions<ReservationOptions> options)
     {
         var validate = new Validate();
-        var actor = Caller.Actor(request, validate);
+        var actor = Caller.Actor(request);
         var (body, problem) = await JsonBody.ReadAsync<ReservationRequest>(request);
         if (problem is not null)
         {
@@ -45,8 +46,12 @@ public static class ReservationApi
             validate.Id("tradePolicy", body.TradePolicy);
         }
 
-        validate.Check(body.TtlSeconds is null || (body.TtlSeconds >= 1 && body.TtlSeconds <= limits.MaxTtlSeconds), "ttlSeconds",
-            $"Must be from 1 to {limits.MaxTtlSeconds}.");
+        // A client's own limits narrow the server's: the caps live with the client's identity and the grains re-check them.
+        var caller = request.HttpContext.RequestServices.GetRequiredService<Identities>().From(request.HttpContext);
+        var longest = Math.Min(limits.MaxTtlSeconds, caller?.MaxHoldSeconds ?? int.MaxValue);
+        var most = Math.Min(Validate.MaxQuantity, caller?.MaxQuantityPerLine ?? long.MaxValue);
+        validate.Check(body.TtlSeconds is null || (body.TtlSeconds >= 1 && body.TtlSeconds <= longest), "ttlSeconds",
+            $"Must be from 1 to {longest}.");
         validate.Check(body.Lines is { Count: > 0 } && body.Lines.Count <= limits.MaxLines, "lines", $"Must hold 1 to {limits.MaxLines} lines.");
         var lines = new List<ReservationLineRequest>();
         var seen = new HashSet<(string, string)>();
@@ -81,6 +86,7 @@ public static class ReservationApi
             }
 
             var (quantity, entered) = await Units.ToBaseAsync(grains, line.Sku!, line.Unit, line.Quantity ?? 0, $"{at}.unit", validate);
+            validate.Check(quantity <= most, $"{at}.quantity", $"This client may reserve at most {most:N0} base units per line.");
             if (validate.Ok)
             {
                 lines.Add(new ReservationLineRequest(line.Sku!, line.Warehouse, quantity, entered));
@@ -109,6 +115,12 @@ public static class ReservationApi
             ReservationOutcome.UnknownTradePolicy => Problems.Problem(StatusCodes.Status400BadRequest, "validation_failed", "The request is not valid.",
                 "See 'errors' for each field; nothing was changed.",
                 new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { ["tradePolicy"] = ["No such trade policy."] } }),
+            ReservationOutcome.Forbidden => Access.NotOwner("reservation"),
+            ReservationOutcome.HoldLimitReached => Problems.Problem(StatusCodes.Status409Conflict, "hold_limit_reached",
+                "This client already keeps as many pending holds on a line as it may.", "Commit or release some of them; nothing is held.",
+                new Dictionary<string, object?> { ["reservationId"] = body.ReservationId }),
+            ReservationOutcome.LimitExceeded => Problems.Problem(StatusCodes.Status400BadRequest, "limit_exceeded",
+                "The order asks for more units per line, or a longer hold, than this client may.", "Nothing was changed."),
             ReservationOutcome.ReservationIdReused => Problems.Problem(StatusCodes.Status422UnprocessableEntity, "reservation_id_reused",
                 "This reservationId was used with a different request.", "Use a new reservationId for a new order; nothing was changed."),
             _ => Unexpected(result.Outcome),
@@ -124,6 +136,11 @@ public static class ReservationApi
         }
 
         var result = await grains.GetGrain<IReservationGrain>(reservationId).GetAsync();
+        if (result.Outcome == ReservationOutcome.Forbidden)
+        {
+            return Access.NotOwner("reservation");
+        }
+
         return result.Reservation is { Status: not ReservationStatus.Refused } view
             ? TypedResults.Ok(ReservationResponse.From(view))
             : NotFound(reservationId);
@@ -133,7 +150,7 @@ public static class ReservationApi
         string reservationId, HttpRequest request, IGrainFactory grains, Func<IReservationGrain, string, Task<ReservationResult>> act)
     {
         var validate = new Validate().Id("reservationId", reservationId);
-        var actor = Caller.Actor(request, validate);
+        var actor = Caller.Actor(request);
         if (!validate.Ok)
         {
             return validate.Problem();
@@ -145,6 +162,7 @@ public static class ReservationApi
             ReservationOutcome.Committed or ReservationOutcome.Shipped or ReservationOutcome.Released or ReservationOutcome.Unchanged =>
                 TypedResults.Ok(ReservationResponse.From(result.Reservation!)),
             ReservationOutcome.NotFound => NotFound(reservationId),
+            ReservationOutcome.Forbidden => Access.NotOwner("reservation"),
             ReservationOutcome.InvalidTransition => Problems.Problem(StatusCodes.Status409Conflict, "invalid_transition",
                 $"The reservation is {ReservationResponse.StatusName(result.Reservation!.Status)}.",
                 "Commit needs a pending reservation, ship a committed one; a shipped reservation cannot be released.",

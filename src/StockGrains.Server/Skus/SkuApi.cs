@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using StockGrains.Grains.Storage;
 using StockGrains.Server.Http;
+using StockGrains.Server.Security;
 using StockGrains.Skus;
 using StockGrains.Stock;
 
@@ -24,7 +25,8 @@ public static class SkuApi
     {
         var group = app.MapGroup("/v1/skus").WithTags("SKUs");
         group.MapPut("/{sku}", Define).WithName("DefineSku").WithSummary("Define the base unit, packs and default negative-stock policy.")
-            .Accepts<SkuRequest>("application/json");
+            .Accepts<SkuRequest>("application/json")
+            .RequireAuthorization(Access.Admin);
         group.MapGet("/{sku}", Get).WithName("GetSku");
         return app;
     }
@@ -32,7 +34,7 @@ public static class SkuApi
     public static async Task<Results<Ok<SkuResponse>, ProblemHttpResult>> Define(string sku, HttpRequest request, IGrainFactory grains)
     {
         var validate = new Validate().Id("sku", sku);
-        var actor = Caller.Actor(request, validate);
+        var actor = Caller.Actor(request);
         var (body, problem) = await JsonBody.ReadAsync<SkuRequest>(request);
         if (problem is not null)
         {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using StockGrains.Grains.Storage;
 using StockGrains.Server.Http;
+using StockGrains.Server.Security;
 using StockGrains.Stock;
 
 namespace StockGrains.Server.Stock;
@@ -23,24 +24,27 @@ public static class StockApi
 
         group.MapGet("", GetLine).WithName("GetStockLine").WithSummary("Read a stock line; a line never touched reads as all zeros.");
         group.MapPost("/receipts", Receive).WithName("ReceiveStock").WithSummary("Goods arrived.")
-            .Accepts<ReceiptRequest>("application/json");
+            .Accepts<ReceiptRequest>("application/json").RequireAuthorization(Access.Operator).RequireWarehouseScope();
         group.MapPost("/adjustments", Adjust).WithName("AdjustStock")
             .WithSummary("An adjustment with a reason code; a write-off of reserved units is refused or waits for approval.")
-            .Accepts<AdjustmentRequest>("application/json");
+            .Accepts<AdjustmentRequest>("application/json").RequireAuthorization(Access.Operator).RequireWarehouseScope();
         group.MapPost("/counts", Count).WithName("CountStock")
             .WithSummary("A physical count; with countStartedAtSequence, movements during the count are kept.")
-            .Accepts<CountRequest>("application/json");
+            .Accepts<CountRequest>("application/json").RequireAuthorization(Access.Operator).RequireWarehouseScope();
         group.MapPost("/returns", Return).WithName("ReturnStock").WithSummary("A customer return restocks on hand.")
-            .Accepts<ReturnRequest>("application/json");
+            .Accepts<ReturnRequest>("application/json").RequireAuthorization(Access.Operator).RequireWarehouseScope();
         group.MapPut("/policy", SetPolicy).WithName("SetStockLinePolicy").WithSummary("Set the negative-stock policy and safety stock.")
-            .Accepts<PolicyRequest>("application/json");
-        group.MapGet("/ledger", GetLedger).WithName("GetStockLedger").WithSummary("The line's ledger, oldest first.");
-        group.MapGet("/approvals", GetApprovals).WithName("GetStockLineApprovals").WithSummary("Adjustments and counts waiting for a second person.");
+            .Accepts<PolicyRequest>("application/json").RequireAuthorization(Access.Admin);
+        group.MapGet("/ledger", GetLedger).WithName("GetStockLedger").WithSummary("The line's ledger, oldest first.")
+            .RequireAuthorization(Access.AuditorOrOperator).RequireWarehouseScope(auditorsToo: true);
+        group.MapGet("/approvals", GetApprovals).WithName("GetStockLineApprovals").WithSummary("Adjustments and counts waiting for a second person.")
+            .RequireAuthorization(Access.AuditorOrOperator).RequireWarehouseScope(auditorsToo: true);
         group.MapPost("/approvals/{approvalId}/approve", (string warehouse, string sku, string approvalId, HttpRequest request, IGrainFactory grains) =>
             Resolve(warehouse, sku, approvalId, true, request, grains)).WithName("ApproveStockChange")
-            .WithSummary("Approve; the approver must not be the requester.");
+            .WithSummary("Approve; the approver must not be the requester.").RequireAuthorization(Access.Operator).RequireWarehouseScope();
         group.MapPost("/approvals/{approvalId}/reject", (string warehouse, string sku, string approvalId, HttpRequest request, IGrainFactory grains) =>
-            Resolve(warehouse, sku, approvalId, false, request, grains)).WithName("RejectStockChange");
+            Resolve(warehouse, sku, approvalId, false, request, grains)).WithName("RejectStockChange")
+            .RequireAuthorization(Access.Operator).RequireWarehouseScope();
         return app;
     }
 
@@ -219,7 +223,7 @@ public static class StockApi
         var validate = new Validate();
         var line = Line(warehouse, sku, grains, validate);
         validate.Id("approvalId", approvalId);
-        var actor = Caller.Actor(request, validate);
+        var actor = Caller.Actor(request);
         string? note = null;
         if (request.ContentLength is > 0 || request.Headers.ContentType.Count > 0)
         {
@@ -284,7 +288,7 @@ public static class StockApi
         {
             var validate = new Validate();
             var line = StockApi.Line(warehouse, sku, grains, validate);
-            var call = new Call(line, Caller.Actor(request, validate), Caller.OperationId(request, validate), validate);
+            var call = new Call(line, Caller.Actor(request), Caller.OperationId(request, validate), validate);
             var (body, problem) = await JsonBody.ReadAsync<T>(request);
             return (call, body, problem);
         }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using StockGrains.Server.Http;
+using StockGrains.Server.Security;
 using StockGrains.TradePolicies;
 
 namespace StockGrains.Server.TradePolicies;
@@ -26,7 +27,8 @@ public static class TradePolicyApi
     public static IEndpointRouteBuilder MapTradePolicyApi(this IEndpointRouteBuilder app)
     {
         app.MapPut("/v1/trade-policies/{tradePolicy}", Define).WithTags("Trade policies").WithName("DefineTradePolicy")
-            .WithSummary("The ordered warehouses a sales channel sells from, and how it allocates.").Accepts<TradePolicyRequest>("application/json");
+            .WithSummary("The ordered warehouses a sales channel sells from, and how it allocates.").Accepts<TradePolicyRequest>("application/json")
+            .RequireAuthorization(Access.Admin);
         app.MapGet("/v1/trade-policies/{tradePolicy}", Get).WithTags("Trade policies").WithName("GetTradePolicy");
         app.MapGet("/v1/availability/{sku}", Availability).WithTags("Trade policies").WithName("GetAvailability")
             .WithSummary("How many of a SKU a trade policy can sell: Σ max(0, warehouse available), with why each warehouse adds what it adds.");

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using StockGrains.Server.Http;
+using StockGrains.Server.Security;
 using StockGrains.Transfers;
 
 namespace StockGrains.Server.Transfers;
@@ -25,16 +26,17 @@ public static class TransferApi
     {
         var group = app.MapGroup("/v1/transfers").WithTags("Transfers");
         group.MapPost("", Create).WithName("CreateTransfer").WithSummary("Units leave the source (never reserved units) and are in transit.")
-            .Accepts<TransferRequest>("application/json");
-        group.MapPost("/{transferId}/receive", Receive).WithName("ReceiveTransfer").WithSummary("The units arrive at the destination.");
-        group.MapGet("/{transferId}", Get).WithName("GetTransfer");
+            .Accepts<TransferRequest>("application/json").RequireAuthorization(Access.Operator);
+        group.MapPost("/{transferId}/receive", Receive).WithName("ReceiveTransfer").WithSummary("The units arrive at the destination.")
+            .RequireAuthorization(Access.Operator);
+        group.MapGet("/{transferId}", Get).WithName("GetTransfer").RequireAuthorization(Access.TransferReader);
         return app;
     }
 
     public static async Task<Results<Created<TransferResponse>, Ok<TransferResponse>, ProblemHttpResult>> Create(HttpRequest request, IGrainFactory grains)
     {
         var validate = new Validate();
-        var actor = Caller.Actor(request, validate);
+        var actor = Caller.Actor(request);
         var (body, problem) = await JsonBody.ReadAsync<TransferRequest>(request);
         if (problem is not null)
         {
@@ -48,6 +50,12 @@ public static class TransferApi
         if (!validate.Ok)
         {
             return validate.Problem();
+        }
+
+        // Dispatching moves units out of the source: the operator must work there.
+        if (Access.Denied(request.HttpContext, body.FromWarehouse!) is { } denied)
+        {
+            return denied;
         }
 
         var result = await grains.GetGrain<ITransferGrain>(body.TransferId!)
@@ -66,13 +74,20 @@ public static class TransferApi
     public static async Task<Results<Ok<TransferResponse>, ProblemHttpResult>> Receive(string transferId, HttpRequest request, IGrainFactory grains)
     {
         var validate = new Validate().Id("transferId", transferId);
-        var actor = Caller.Actor(request, validate);
+        var actor = Caller.Actor(request);
         if (!validate.Ok)
         {
             return validate.Problem();
         }
 
-        var result = await grains.GetGrain<ITransferGrain>(transferId).ReceiveAsync(actor);
+        // Receiving puts units into the destination: the operator must work there.
+        var grain = grains.GetGrain<ITransferGrain>(transferId);
+        if ((await grain.GetAsync()).Transfer is { } known && Access.Denied(request.HttpContext, known.ToWarehouse) is { } denied)
+        {
+            return denied;
+        }
+
+        var result = await grain.ReceiveAsync(actor);
         return result.Transfer is { } transfer ? TypedResults.Ok(TransferResponse.From(transfer)) : NotFound(transferId);
     }
 

@@ -19,11 +19,16 @@ public sealed class TelemetryTests(ServerFixture fixture)
         Assert.Contains("stockgrains_ledger_append_batch_size", text);
     }
 
-    // Proves operators get the Orleans dashboard.
+    // Proves developers get the Orleans dashboard, and that outside Development it is not exposed (it cannot take a key).
     [Fact]
-    public async Task The_orleans_dashboard_is_served()
+    public async Task The_orleans_dashboard_is_served_in_development_only()
     {
-        using var response = await fixture.Host.Http.GetAsync("/dashboard/", TestContext.Current.CancellationToken);
-        Assert.True(response.IsSuccessStatusCode, $"dashboard answered {(int)response.StatusCode}");
+        await using var development = await ServerHost.StartAsync(null, null, "--environment=Development");
+        using var anonymous = new HttpClient { BaseAddress = development.Http.BaseAddress };
+        using var served = await anonymous.GetAsync("/dashboard/", TestContext.Current.CancellationToken);
+        Assert.True(served.IsSuccessStatusCode, $"dashboard answered {(int)served.StatusCode}");
+
+        using var hidden = await fixture.Host.Http.GetAsync("/dashboard/", TestContext.Current.CancellationToken);
+        Assert.Equal(404, (int)hidden.StatusCode);
     }
 }

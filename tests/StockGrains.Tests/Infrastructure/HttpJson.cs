@@ -17,7 +17,8 @@ public static class HttpJson
 
         if (actor is not null)
         {
-            request.Headers.Add("X-Actor", actor);
+            // The actor is whoever authenticates: a named actor sends that test client's key instead of the default one.
+            request.Headers.Add(StockGrains.Server.Security.ApiKeys.Header, TestKeys.KeyOf(actor));
         }
 
         if (idempotencyKey is not null)

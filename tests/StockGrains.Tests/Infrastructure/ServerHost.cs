@@ -24,8 +24,16 @@ public sealed class ServerHost : IAsyncDisposable
         ClusterId = clusterId;
         DataDirectory = dataDirectory;
         Clock = clock;
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        Http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60) };
+        Http = Client(TestKeys.DefaultClient);
+    }
+
+    /// <summary>An HTTP client that authenticates as one of the configured clients.</summary>
+    public HttpClient Client(string client)
+    {
+        var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Add(StockGrains.Server.Security.ApiKeys.Header, TestKeys.KeyOf(client));
+        return http;
     }
 
     public WebApplication App { get; }
@@ -64,6 +72,7 @@ public sealed class ServerHost : IAsyncDisposable
             "--Kestrel:Endpoints:Http:Url=http://127.0.0.1:0",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Orleans=Error",
+            .. TestKeys.Settings().Select(s => $"--{s.Key}={s.Value}"),
             .. settings,
         ];
         var app = StockGrainsHost.Build(args, builder => builder.Services.AddSingleton(new StockGrainsTime(clock)));

@@ -20,6 +20,7 @@ public sealed class SiloProcess : IAsyncDisposable
         HttpPort = httpPort;
         _log = log;
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        Http.DefaultRequestHeaders.Add(StockGrains.Server.Security.ApiKeys.Header, TestKeys.KeyOf(TestKeys.DefaultClient));
     }
 
     public int HttpPort { get; }
@@ -50,6 +51,11 @@ public sealed class SiloProcess : IAsyncDisposable
         start.Environment["StockGrains__AdvertisedAddress"] = "127.0.0.1";
         start.Environment["Kestrel__Endpoints__Http__Url"] = $"http://127.0.0.1:{httpPort}";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (name, value) in TestKeys.Settings("__"))
+        {
+            start.Environment[name] = value;
+        }
+
 
         // Crash tests want a dead silo noticed in seconds, not the production default.
         start.Environment["Orleans__Membership__ProbeTimeout"] = "00:00:01";

@@ -29,8 +29,8 @@ public sealed class PersistedFormatTests
             NegativeStock = NegativeStockPolicy.Block,
             Holds =
             [
-                new SnapshotHold { ReservationId = "o1", Quantity = 2, Status = HoldStatus.Pending, ExpiresAt = At, Fingerprint = "reserve|2", Sequence = 40 },
-                new SnapshotHold { ReservationId = "o2", Quantity = 1, Status = HoldStatus.Committed, ExpiresAt = At, Fingerprint = "reserve|1", Sequence = 41 },
+                new SnapshotHold { ReservationId = "o1", Quantity = 2, Status = HoldStatus.Pending, ExpiresAt = At, Fingerprint = "reserve|2", Sequence = 40, Owner = "shop" },
+                new SnapshotHold { ReservationId = "o2", Quantity = 1, Status = HoldStatus.Committed, ExpiresAt = At, Fingerprint = "reserve|1", Sequence = 41, Owner = "shop" },
             ],
             Operations =
             [
@@ -49,7 +49,7 @@ public sealed class PersistedFormatTests
                 Status = ApprovalStatus.Pending,
             },
         ];
-        AssertGolden("stock-line-snapshot.v2.json", new SnapshotSerializer().Serialize(snapshot).ToString());
+        AssertGolden("stock-line-snapshot.v3.json", new SnapshotSerializer().Serialize(snapshot).ToString());
     }
 
     // Proves the order-reservation state format is stable and carries no .NET type names.
@@ -87,6 +87,19 @@ public sealed class PersistedFormatTests
         var rules = StockLineRules.FromSnapshot(StockKey.Create("w1", "mug"), snapshot);
         Assert.Equal((10L, 3L, 1L, 5L, 42L), (rules.OnHand, rules.Reserved, rules.Committed, rules.Available, rules.Sequence));
         Assert.Equal(HoldStatus.Committed, rules.FindHold("o2")!.Status);
+    }
+
+    // Proves a snapshot written in format 2 (holds without owners) still loads, its holds counting against no client.
+    [Fact]
+    public void A_format_two_snapshot_still_loads_into_a_line()
+    {
+        var json = File.ReadAllText(GoldenPath("stock-line-snapshot.v2.json"));
+        var snapshot = new SnapshotSerializer().Deserialize<StockLineSnapshot>(BinaryData.FromString(json));
+        var rules = StockLineRules.FromSnapshot(StockKey.Create("w1", "mug"), snapshot);
+        Assert.Equal((10L, 3L, 42L), (rules.OnHand, rules.Reserved, rules.Sequence));
+        Assert.Equal(HoldStatus.Pending, rules.FindHold("o1")!.Status);
+        Assert.Equal(41L, rules.AlertCause);
+        Assert.Equal(0, rules.PendingHoldsOf("shop"));
     }
 
     private static void AssertGolden(string name, string actual)
