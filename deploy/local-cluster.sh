@@ -6,6 +6,8 @@
 #   bash deploy/local-cluster.sh kill-silo DIR I  kill silo I (SIGKILL: a crash)
 #   bash deploy/local-cluster.sh stop DIR         stop every silo, then PostgreSQL
 # Silo I listens on HTTP 5080+I, silo port 11110+I and gateway 29999+I; logs are DIR/silo-I.log.
+# The silos run as production does, so they need a key: start makes one (every role, every warehouse) and
+# keeps it in DIR/api-key; send it as the X-Api-Key header.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,12 @@ start_silo() {
   StockGrains__GatewayPort=$((29999 + i)) \
   StockGrains__AdvertisedAddress=127.0.0.1 \
   Kestrel__Endpoints__Http__Url="http://127.0.0.1:$((5080 + i))" \
+  StockGrains__Auth__Clients__local__Roles__0=admin \
+  StockGrains__Auth__Clients__local__Roles__1=operator \
+  StockGrains__Auth__Clients__local__Roles__2=auditor \
+  StockGrains__Auth__Clients__local__Roles__3=checkout \
+  StockGrains__Auth__Clients__local__Warehouses__0='*' \
+  StockGrains__Auth__Clients__local__KeyHashes__0="$(cat "$dir/api-key-hash")" \
     nohup dotnet "$dir/bin/StockGrains.Server.dll" >"$dir/silo-$i.log" 2>&1 &
   echo $! >"$dir/silo-$i.pid"
   for _ in $(seq 1 120); do
@@ -40,6 +48,11 @@ case "$command" in
     dir=${3:-$(mktemp -d)}
     mkdir -p "$dir"
     dotnet publish src/StockGrains.Server -c Release -o "$dir/bin" >"$dir/publish.log"
+    if [ ! -s "$dir/api-key" ]; then
+      keys=$(dotnet "$dir/bin/StockGrains.Server.dll" keys new)
+      echo "$keys" | sed -n 's/^key: *//p' >"$dir/api-key"
+      echo "$keys" | sed -n 's/^hash: *//p' >"$dir/api-key-hash"
+    fi
     bash deploy/postgres-local.sh start "$dir/postgres" "$postgres_port" >"$dir/connection"
     for i in $(seq 1 "$count"); do start_silo "$dir" "$i"; done
     echo "$dir"

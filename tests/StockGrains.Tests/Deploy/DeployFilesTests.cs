@@ -82,13 +82,25 @@ public sealed partial class DeployFilesTests(ServerFixture fixture)
         }
     }
 
-    /// <summary>Every <c>StockGrains__X</c> variable must be a property the server binds.</summary>
+    /// <summary>
+    /// Every <c>StockGrains__X</c> variable must be a property the server binds; <c>StockGrains__Auth__Clients__NAME__Y</c>
+    /// must name a property of a client.
+    /// </summary>
     private static void AssertRealSettings(IEnumerable<string> variables)
     {
         var known = typeof(StockGrainsOptions).GetProperties().Select(p => p.Name).ToHashSet();
+        var client = typeof(StockGrains.Server.Security.ClientOptions).GetProperties().Select(p => p.Name).ToHashSet();
         foreach (var variable in variables.Where(v => v.StartsWith("StockGrains__", StringComparison.Ordinal)))
         {
-            Assert.Contains(variable["StockGrains__".Length..], known);
+            var parts = variable.Split("__");
+            if (parts is [_, "Auth", "Clients", _, var setting, ..])
+            {
+                Assert.Contains(setting, client);
+            }
+            else
+            {
+                Assert.Contains(variable["StockGrains__".Length..], known);
+            }
         }
     }
 
@@ -106,6 +118,6 @@ public sealed partial class DeployFilesTests(ServerFixture fixture)
 
     private static string RepositoryRoot([CallerFilePath] string here = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
 
-    [GeneratedRegex(@"StockGrains__[A-Za-z]+")]
+    [GeneratedRegex(@"StockGrains__[A-Za-z]+(__Clients__[A-Za-z0-9_.-]+?__[A-Za-z]+)?")]
     private static partial Regex SettingPattern();
 }
