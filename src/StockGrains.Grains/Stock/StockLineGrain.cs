@@ -34,6 +34,7 @@ public sealed partial class StockLineGrain(
     /// </summary>
     private static readonly TimeSpan PublishInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan UnsafeAppendDelay = TimeSpan.FromMilliseconds(300);
 
     private readonly StockLineOptions _options = options.Value;
     private readonly List<Pending> _queue = [];
@@ -248,7 +249,12 @@ public sealed partial class StockLineGrain(
         var now = ExpireDue();
         var decision = decide(now);
         StockGrainsTelemetry.LineOutcomes.Add(1, new KeyValuePair<string, object?>("outcome", decision.Result.Outcome.ToString()));
-        if (decision.Entry is { } entry)
+        if (decision.Entry is { } early && _options.UnsafeAcknowledgeBeforeDurable)
+        {
+            // The deliberately broken build: the caller hears "done" while the entry is still only in memory.
+            _ = EnqueueAsync(early).ContinueWith(static t => t.Exception, TaskScheduler.Default);
+        }
+        else if (decision.Entry is { } entry)
         {
             await EnqueueAsync(entry);
             if (entry.Kind == LedgerEntryKind.Reserved)
@@ -339,6 +345,12 @@ public sealed partial class StockLineGrain(
                     _queue.RemoveRange(0, take);
                     _inFlight.AddRange(batch);
                     var entries = batch.Select(p => p.Entry).ToArray();
+                    if (_options.UnsafeAcknowledgeBeforeDurable)
+                    {
+                        // Widen the window between the early answer and durability, so a crash reliably loses answered entries.
+                        await Task.Delay(UnsafeAppendDelay);
+                    }
+
                     appends.Enqueue((store.AppendAsync(_line, entries[0].Sequence - 1, entries), take, TimeProvider.System.GetTimestamp()));
                 }
 

@@ -37,6 +37,12 @@ public sealed class StockLineOptions
     /// </summary>
     public bool UnsafeSkipStockCheck { get; set; }
 
+    /// <summary>
+    /// A deliberately broken build: a line answers before its entry is durable. Never set it in production; it exists
+    /// so the chaos checker can be shown to catch acknowledged-but-lost changes after a crash.
+    /// </summary>
+    public bool UnsafeAcknowledgeBeforeDurable { get; set; }
+
     /// <summary>Ledger entries read per page while replaying on activation.</summary>
     [Range(1, 100_000)]
     public int ReplayPageSize { get; set; } = 1_000;

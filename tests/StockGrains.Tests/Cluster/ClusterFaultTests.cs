@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using StockGrains.Chaos;
 using StockGrains.Tests.Infrastructure;
 
 namespace StockGrains.Tests.Cluster;
@@ -31,7 +32,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         {
             for (var i = 0; i < 3; i++)
             {
-                silos.Add(await SiloProcess.StartAsync(connection, clusterId));
+                silos.Add(await TestSilos.StartAsync(connection, clusterId));
             }
 
             var warehouse = Fresh.Id("w");
@@ -51,7 +52,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
             await AssertLedgerHoldsEveryAcknowledgementAsync(silos[0].Http, warehouse, workload);
 
             // The restarted silo rejoins and serves.
-            silos[1] = await SiloProcess.StartAsync(connection, clusterId);
+            silos[1] = await TestSilos.StartAsync(connection, clusterId);
             var (status, _) = await silos[1].Http.GetJsonAsync($"/v1/stock/{warehouse}/sku-0");
             Assert.Equal(200, status);
         }
@@ -73,14 +74,14 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         var silos = new List<SiloProcess>();
         try
         {
-            silos.Add(await SiloProcess.StartAsync(connection, clusterId));
-            silos.Add(await SiloProcess.StartAsync(connection, clusterId));
+            silos.Add(await TestSilos.StartAsync(connection, clusterId));
+            silos.Add(await TestSilos.StartAsync(connection, clusterId));
             var warehouse = Fresh.Id("w");
             await StockAsync(silos[0].Http, warehouse);
             var workload = new Workload(warehouse, silos.Select(s => s.Http).ToList());
             var running = workload.RunAsync(TimeSpan.FromSeconds(16));
 
-            silos.Add(await SiloProcess.StartAsync(connection, clusterId));
+            silos.Add(await TestSilos.StartAsync(connection, clusterId));
             workload.Add(silos[2].Http);
             await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
 
@@ -108,19 +109,18 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task A_database_restart_under_load_loses_nothing_and_retries_succeed()
     {
-        var directory = Path.Combine(Path.GetTempPath(), $"stockgrains-pg-{Guid.NewGuid():N}");
-        var port = 56000 + Random.Shared.Next(0, 900);
-        var connection = (await ScriptAsync("start", directory, port.ToString())).Trim();
+        await using var postgres = await LocalPostgres.StartAsync();
+        var connection = postgres.ConnectionString;
         SiloProcess? silo = null;
         try
         {
-            silo = await SiloProcess.StartAsync(connection, Fresh.Id("dbr"));
+            silo = await TestSilos.StartAsync(connection, Fresh.Id("dbr"));
             var warehouse = Fresh.Id("w");
             await StockAsync(silo.Http, warehouse);
             var workload = new Workload(warehouse, [silo.Http]);
             var running = workload.RunAsync(TimeSpan.FromSeconds(14));
             await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
-            await RestartImmediatelyAsync(directory);
+            await postgres.RestartImmediatelyAsync();
             await running;
 
             output.WriteLine($"acknowledged {workload.Acknowledged.Count}, failed attempts {workload.FailedAttempts}, unclean answers {workload.UncleanAnswers}");
@@ -135,9 +135,6 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
             {
                 await silo.DisposeAsync();
             }
-
-            await ScriptAsync("stop", directory);
-            Directory.Delete(directory, recursive: true);
         }
     }
 
@@ -185,26 +182,7 @@ public sealed class ClusterFaultTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task RestartImmediatelyAsync(string directory)
-    {
-        var bin = Directory.GetDirectories("/usr/lib/postgresql").Order().Last() + "/bin";
-        var start = new ProcessStartInfo("runuser", ["-u", "postgres", "--", $"{bin}/pg_ctl", "-D", $"{directory}/data", "-m", "immediate", "-w", "restart",
-            "-l", $"{directory}/postgres.log"]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        await process.WaitForExitAsync();
-        Assert.Equal(0, process.ExitCode);
-    }
 
-    private static async Task<string> ScriptAsync(params string[] args)
-    {
-        var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
-        var start = new ProcessStartInfo("bash", [Path.Combine(root, "deploy", "postgres-local.sh"), .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var text = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, await process.StandardError.ReadToEndAsync());
-        return text;
-    }
 
     /// <summary>
     /// Simultaneous checkouts: each caller reserves one unit of a random SKU with a fresh id and retries the same id
