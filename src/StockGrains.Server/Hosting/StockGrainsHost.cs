@@ -52,6 +52,9 @@ public static partial class StockGrainsHost
         }
 
         builder.AddStockGrainsSecurity(settings.DataDirectory);
+
+        // No route takes more than the JSON reader's limit; Kestrel refuses anything far past it before buffering it.
+        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = 4 * JsonBody.MaxBytes);
         services.TryAddSingleton(new StockGrainsTime(TimeProvider.System));
         services.AddSingleton<Reconciliation>();
         services.AddSingleton<OpenAlertsMetric>();
