@@ -25,7 +25,6 @@ public sealed partial class StockLineGrain(
     IOptions<StockLineOptions> options,
     ILogger<StockLineGrain> logger) : Grain, IStockLineGrain, IRemindable
 {
-    private const string ExpiryReminder = "expiry";
 
     /// <summary>
     /// A line tells the SKU's availability read model about its balances at most this often; a hot line in a flash
@@ -33,7 +32,6 @@ public sealed partial class StockLineGrain(
     /// under a second.
     /// </summary>
     private static readonly TimeSpan PublishInterval = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan UnsafeAppendDelay = TimeSpan.FromMilliseconds(300);
 
     private readonly StockLineOptions _options = options.Value;
@@ -50,7 +48,8 @@ public sealed partial class StockLineGrain(
     private IGrainTimer? _publishTimer;
     private long _publishedAt;
     private DateTimeOffset? _timerDue;
-    private bool? _reminderRegistered;
+    private DateTimeOffset? _storedExpiry;
+    private bool _storedExpiryKnown;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -78,6 +77,11 @@ public sealed partial class StockLineGrain(
         }
 
         _durable = _rules.Sequence;
+
+        // The stored expiry is written with the entries, so it matches what was just replayed. A line with pending holds
+        // sends it once more anyway: lines from before the expiry index have none stored.
+        _storedExpiry = _rules.NextExpiry;
+        _storedExpiryKnown = _storedExpiry is null;
         LogActivated(_line, _snapshotAt, _rules.Sequence);
         await InheritSkuPolicyAsync(key);
         await ExpireDueHoldsAsync();
@@ -183,7 +187,7 @@ public sealed partial class StockLineGrain(
     public async Task ExpireDueHoldsAsync()
     {
         await ReadAsync(() => _rules.Sequence);
-        await ScheduleExpiryAsync();
+        ScheduleExpiry();
     }
 
     /// <summary>
@@ -207,8 +211,24 @@ public sealed partial class StockLineGrain(
         return ExpireDueHoldsAsync();
     }
 
-    public Task ReceiveReminder(string reminderName, TickStatus status) =>
-        reminderName == ExpiryReminder ? ExpireDueHoldsAsync() : Task.CompletedTask;
+    /// <summary>
+    /// Lines from before the expiry index registered a reminder of their own. It still wakes them; once they have
+    /// expired what is due and stored their next expiry, the reminder is removed and the sweeper takes over.
+    /// </summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        await ExpireDueHoldsAsync();
+        if (_rules.NextExpiry is not null && !_storedExpiryKnown)
+        {
+            await store.AppendAsync(_line, _durable, [], new ExpiryUpdate(_rules.NextExpiry));
+            (_storedExpiry, _storedExpiryKnown) = (_rules.NextExpiry, true);
+        }
+
+        if (await this.GetReminder(reminderName) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
@@ -259,7 +279,7 @@ public sealed partial class StockLineGrain(
             await EnqueueAsync(entry);
             if (entry.Kind == LedgerEntryKind.Reserved)
             {
-                await ScheduleExpiryAsync();
+                ScheduleExpiry();
             }
         }
         else
@@ -303,7 +323,7 @@ public sealed partial class StockLineGrain(
 
     private Task EnqueueAsync(LedgerEntry entry)
     {
-        var pending = new Pending(entry);
+        var pending = new Pending(entry, _rules.NextExpiry);
         _queue.Add(pending);
         if (!_appending)
         {
@@ -345,13 +365,21 @@ public sealed partial class StockLineGrain(
                     _queue.RemoveRange(0, take);
                     _inFlight.AddRange(batch);
                     var entries = batch.Select(p => p.Entry).ToArray();
+                    ExpiryUpdate? expiry = null;
+                    if (!_storedExpiryKnown || batch[^1].NextExpiry != _storedExpiry)
+                    {
+                        // Only when it changes: a hot line's earliest hold rarely does, so most appends carry no update.
+                        expiry = new ExpiryUpdate(batch[^1].NextExpiry);
+                        (_storedExpiry, _storedExpiryKnown) = (batch[^1].NextExpiry, true);
+                    }
+
                     if (_options.UnsafeAcknowledgeBeforeDurable)
                     {
                         // Widen the window between the early answer and durability, so a crash reliably loses answered entries.
                         await Task.Delay(UnsafeAppendDelay);
                     }
 
-                    appends.Enqueue((store.AppendAsync(_line, entries[0].Sequence - 1, entries), take, TimeProvider.System.GetTimestamp()));
+                    appends.Enqueue((store.AppendAsync(_line, entries[0].Sequence - 1, entries, expiry), take, TimeProvider.System.GetTimestamp()));
                 }
 
                 var (append, count, started) = appends.Dequeue();
@@ -475,43 +503,28 @@ public sealed partial class StockLineGrain(
     }
 
     /// <summary>
-    /// Keeps a timer set for the earliest pending expiry (exact while the line is active) and a durable reminder that
-    /// ticks every minute while any hold is pending (wakes the line when it is not). The reminder is written once when
-    /// the first hold opens and removed when the last one closes, so a busy line does not pay for it per reservation.
+    /// Keeps a timer set for the earliest pending expiry, exact while the line is active. A line that is not active is
+    /// woken by the expiry sweeper, which finds it through the expiry stored with its entries: no reminder per line,
+    /// so the first hold on a line costs no write of its own.
     /// </summary>
-    private async Task ScheduleExpiryAsync()
+    private void ScheduleExpiry()
     {
         var next = _rules.NextExpiry;
-        if (next != _timerDue)
+        if (next == _timerDue)
         {
-            _expiryTimer?.Dispose();
-            _expiryTimer = null;
-            _timerDue = next;
-            if (next is { } due)
-            {
-                var wait = due - time.GetUtcNow();
-                _expiryTimer = this.RegisterGrainTimer(
-                    static (grain, _) => grain.OnExpiryTimerAsync(),
-                    this,
-                    new GrainTimerCreationOptions(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, Timeout.InfiniteTimeSpan) { Interleave = true });
-            }
+            return;
         }
 
-        if (next is { } when && _reminderRegistered != true)
+        _expiryTimer?.Dispose();
+        _expiryTimer = null;
+        _timerDue = next;
+        if (next is { } due)
         {
-            var wait = when - time.GetUtcNow();
-            await this.RegisterOrUpdateReminder(ExpiryReminder, wait < TimeSpan.Zero ? TimeSpan.Zero : wait, ReminderPeriod);
-            _reminderRegistered = true;
-        }
-        else if (next is null && _reminderRegistered != false)
-        {
-            var reminder = await this.GetReminder(ExpiryReminder);
-            if (reminder is not null)
-            {
-                await this.UnregisterReminder(reminder);
-            }
-
-            _reminderRegistered = false;
+            var wait = due - time.GetUtcNow();
+            _expiryTimer = this.RegisterGrainTimer(
+                static (grain, _) => grain.OnExpiryTimerAsync(),
+                this,
+                new GrainTimerCreationOptions(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, Timeout.InfiniteTimeSpan) { Interleave = true });
         }
     }
 
@@ -524,9 +537,12 @@ public sealed partial class StockLineGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stock line {Line} could not write its snapshot.")]
     private partial void LogSnapshotFailed(Exception exception, string line);
 
-    private sealed class Pending(LedgerEntry entry)
+    /// <summary>An entry waiting to be durable, with the line's earliest pending expiry right after it.</summary>
+    private sealed class Pending(LedgerEntry entry, DateTimeOffset? nextExpiry)
     {
         public LedgerEntry Entry { get; } = entry;
+
+        public DateTimeOffset? NextExpiry { get; } = nextExpiry;
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -13,7 +13,15 @@ public interface ILedgerStore
     /// durably, or throws: <see cref="LedgerConflictException"/> when the line has moved past the expected sequence or
     /// an operation id is already used, any other exception when the outcome is unknown.
     /// </summary>
-    Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default);
+    /// <remarks>
+    /// <paramref name="expiry"/>, when given, is the line's earliest pending hold expiry after these entries; it is
+    /// stored in the same transaction, so the expiry index never disagrees with the durable ledger.
+    /// </remarks>
+    Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, ExpiryUpdate? expiry = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Lines whose earliest pending hold expires at or before <paramref name="now"/>, earliest first.</summary>
+    Task<IReadOnlyList<string>> DueLinesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Entries after <paramref name="afterSequence"/>, oldest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<LedgerEntry>> ReadAsync(string line, long afterSequence, int limit, CancellationToken cancellationToken = default);
@@ -70,3 +78,6 @@ public sealed class LedgerStoreCounters
 
 /// <summary>The append lost the fence: another writer moved the line, or the operation id is already in the ledger.</summary>
 public sealed class LedgerConflictException(string message) : Exception(message);
+
+/// <summary>A line's new earliest pending hold expiry; <see cref="At"/> null when no hold is pending.</summary>
+public readonly record struct ExpiryUpdate(DateTimeOffset? At);

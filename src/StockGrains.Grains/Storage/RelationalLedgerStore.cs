@@ -56,9 +56,10 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// <summary>True when the exception is a unique-constraint violation: another writer took the sequence or the id.</summary>
     protected abstract bool IsUniqueViolation(Exception exception);
 
-    public async Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    public async Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, ExpiryUpdate? expiry = null,
+        CancellationToken cancellationToken = default)
     {
-        if (entries.Count == 0)
+        if (entries.Count == 0 && expiry is null)
         {
             return;
         }
@@ -68,10 +69,14 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         using var activity = StockGrainsTelemetry.ActivitySource.StartActivity("ledger append");
         activity?.SetTag("stockgrains.line", line);
         activity?.SetTag("stockgrains.entries", entries.Count);
-        var append = new Append(line, expectedSequence, entries);
+        var append = new Append(line, expectedSequence, entries) { Expiry = expiry };
         await _queue.Writer.WriteAsync(append, cancellationToken);
         await append.Done.Task;
     }
+
+    public async Task<IReadOnlyList<string>> DueLinesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default) =>
+        await QueryAsync("SELECT line FROM stock_lines WHERE next_expiry <= @now ORDER BY next_expiry LIMIT @limit", r => r.GetString(0),
+            cancellationToken, ("now", LedgerFormat.Ticks(now)), ("limit", limit));
 
     public Task<IReadOnlyList<LedgerEntry>> ReadAsync(string line, long afterSequence, int limit, CancellationToken cancellationToken = default) =>
         QueryEntriesAsync($"SELECT {Columns} FROM stock_ledger WHERE line = @line AND sequence > @after ORDER BY sequence LIMIT @limit",
@@ -241,6 +246,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         using var rollback = Command(connection, transaction, "ROLLBACK TO SAVEPOINT append");
         using var lineRow = Command(connection, transaction,
             "INSERT INTO stock_lines (line, warehouse, sku) VALUES (@line, @warehouse, @sku) ON CONFLICT DO NOTHING", "line", "warehouse", "sku");
+        using var expiryRow = Command(connection, transaction, "UPDATE stock_lines SET next_expiry = @at WHERE line = @line", "at", "line");
 
         foreach (var append in batch)
         {
@@ -278,6 +284,13 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
                     }
 
                     insert.ExecuteNonQuery();
+                }
+
+                if (append.Expiry is { } expiry)
+                {
+                    expiryRow.Parameters["at"].Value = expiry.At is { } at ? LedgerFormat.Ticks(at) : DBNull.Value;
+                    expiryRow.Parameters["line"].Value = append.Line;
+                    expiryRow.ExecuteNonQuery();
                 }
 
                 release.ExecuteNonQuery();
@@ -414,6 +427,8 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     private sealed class Append(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries)
     {
         public string Line { get; } = line;
+
+        public ExpiryUpdate? Expiry { get; init; }
 
         public long ExpectedSequence { get; } = expectedSequence;
 

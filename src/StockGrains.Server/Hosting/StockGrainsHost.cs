@@ -172,6 +172,10 @@ public static partial class StockGrainsHost
             ? $"PostgreSQL ({new Npgsql.NpgsqlConnectionStringBuilder(settings.ConnectionString) { Password = null }})"
             : settings.DatabasePath;
         app.Lifetime.ApplicationStarted.Register(() => LogDataLocation(logger, location));
+
+        // Every silo makes sure the one expiry sweeper is scheduled; registering its reminder again is harmless.
+        var grains = app.Services.GetRequiredService<IGrainFactory>();
+        app.Lifetime.ApplicationStarted.Register(() => _ = StartSweeperAsync(grains, logger));
         return app;
     }
 
@@ -199,6 +203,21 @@ public static partial class StockGrainsHost
 
         await problem.ExecuteAsync(context);
     }
+
+    private static async Task StartSweeperAsync(IGrainFactory grains, ILogger logger)
+    {
+        try
+        {
+            await grains.GetGrain<StockGrains.Grains.Stock.IExpirySweeperGrain>(0).StartAsync();
+        }
+        catch (Exception ex)
+        {
+            LogSweeperNotStarted(logger, ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The expiry sweeper could not be scheduled now; another silo, or the next start, will.")]
+    private static partial void LogSweeperNotStarted(ILogger logger, Exception exception);
 
     /// <summary>Traces flow from HTTP through grain calls; the Orleans dashboard shows the cluster to operators.</summary>
     private static void Observe(ISiloBuilder silo)

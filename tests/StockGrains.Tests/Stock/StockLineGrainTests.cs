@@ -104,24 +104,28 @@ public sealed class StockLineGrainTests(ServerFixture fixture)
         Assert.Equal(StockLineOutcome.InvalidTransition, (await line.CommitAsync(new HoldCommand("short", "x"))).Outcome);
     }
 
-    // Proves a deactivated line still expires its holds: a durable reminder row exists, and its callback expires from stored state.
+    // Proves a deactivated line still expires its holds: its expiry is stored with its entries, and the sweeper wakes it.
     [Fact]
-    public async Task A_deactivated_line_expires_its_holds_when_its_reminder_wakes_it()
+    public async Task A_deactivated_line_expires_its_holds_when_the_sweeper_wakes_it()
     {
         var line = NewLine();
+        var key = line.GetPrimaryKeyString();
         await line.ReceiveAsync(new ReceiveCommand("in", 2, "op"));
         await line.ReserveAsync(Reserve("h", 2, ttlSeconds: 60));
-        Assert.True(await ReminderRowExistsAsync(line.GetGrainId()), "a durable reminder must be registered while a hold is pending");
+        Assert.Equal(Host.Clock.GetUtcNow().AddSeconds(60).UtcTicks, await StoredExpiryAsync(key));
 
         await line.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        Assert.DoesNotContain(key, await Host.Store.DueLinesAsync(Host.Clock.GetUtcNow(), 1000));
         Host.Clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.Contains(key, await Host.Store.DueLinesAsync(Host.Clock.GetUtcNow(), 1000));
 
-        // What the reminder tick calls; the fresh activation works only from what it loads.
-        await line.ExpireDueHoldsAsync();
-        var ledger = (await line.GetLedgerAsync(0, 100)).Entries;
-        Assert.Equal(LedgerEntryKind.Expired, ledger[^1].Kind);
+        // What the sweeper's reminder tick calls; the fresh activation works only from what it loads.
+        Assert.True(await Host.Grains.GetGrain<StockGrains.Grains.Stock.IExpirySweeperGrain>(0).SweepAsync() >= 1);
+        var entries = await Host.Store.ReadAsync(key, 0, 100);
+        Assert.Equal(LedgerEntryKind.Expired, entries[^1].Kind);
         Assert.Equal(0, (await line.GetAsync()).Reserved);
-        Assert.False(await ReminderRowExistsAsync(line.GetGrainId()), "the reminder is removed once no hold is pending");
+        Assert.Null(await StoredExpiryAsync(key));
+        Assert.DoesNotContain(key, await Host.Store.DueLinesAsync(Host.Clock.GetUtcNow(), 1000));
     }
 
     // Proves the timer while active: with no call at all, an active line expires a due hold by itself.
@@ -145,12 +149,12 @@ public sealed class StockLineGrainTests(ServerFixture fixture)
         Assert.True(expired, "the line's timer should have expired the hold within about a second");
     }
 
-    private async Task<bool> ReminderRowExistsAsync(GrainId grainId)
+    private async Task<long?> StoredExpiryAsync(string line)
     {
         await using var connection = await Host.Database.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId = $g";
-        command.Parameters.AddWithValue("$g", grainId.ToString());
-        return (long)(await command.ExecuteScalarAsync())! > 0;
+        command.CommandText = "SELECT next_expiry FROM stock_lines WHERE line = $line";
+        command.Parameters.AddWithValue("$line", line);
+        return await command.ExecuteScalarAsync() is long ticks ? ticks : null;
     }
 }
