@@ -23,7 +23,7 @@ public sealed partial class ReservationGrain(
     IOptions<ReservationOptions> options,
     ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable
 {
-    private const string ExpiryReminder = "expiry";
+    private IGrainTimer? _expiryTimer;
     private readonly ReservationOptions _options = options.Value;
 
     private string Id => this.GetPrimaryKeyString();
@@ -137,22 +137,44 @@ public sealed partial class ReservationGrain(
     public Task<ReservationResult> ReleaseAsync(string actor) =>
         TransitionAsync(actor, ReservationStatus.Released, [ReservationStatus.Pending, ReservationStatus.Committed], [ReservationStatus.Released, ReservationStatus.Expired]);
 
+    /// <summary>
+    /// Orders placed before expiry moved to timers registered a reminder. It still settles them once, then goes: the
+    /// lines' own expiry (kept durable by the sweeper) frees the units, and every read settles the order.
+    /// </summary>
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (reminderName != ExpiryReminder)
-        {
-            return;
-        }
-
         if (Exists)
         {
             await SettleAsync();
         }
 
-        if (!Exists || state.State.Status != ReservationStatus.Pending)
+        if (await this.GetReminder(reminderName) is { } reminder)
         {
-            await ForgetReminderAsync();
+            await this.UnregisterReminder(reminder);
         }
+    }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (Exists && state.State.Status == ReservationStatus.Pending)
+        {
+            ScheduleExpiry();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// While the order is active, a timer expires it on time. No durable reminder per order: if the order is not active
+    /// at its expiry, each line expires its own hold a grace period later, and any read of the order settles it first,
+    /// so nobody ever sees a pending order past its time.
+    /// </summary>
+    private void ScheduleExpiry()
+    {
+        _expiryTimer?.Dispose();
+        var wait = state.State.ExpiresAt - time.GetUtcNow();
+        _expiryTimer = this.RegisterGrainTimer(static (grain, _) => grain.SettleAsync(), this,
+            new GrainTimerCreationOptions(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, Timeout.InfiniteTimeSpan) { Interleave = false });
     }
 
     private async Task<ReservationResult> TransitionAsync(
@@ -202,8 +224,9 @@ public sealed partial class ReservationGrain(
         state.State.Status = target;
         await state.WriteStateAsync();
 
-        // Only a pending reservation expires; after any transition the reminder has nothing left to do.
-        await ForgetReminderAsync();
+        // Only a pending reservation expires; after any transition the timer has nothing left to do.
+        _expiryTimer?.Dispose();
+        _expiryTimer = null;
         return new ReservationResult(
             target switch
             {
@@ -230,7 +253,6 @@ public sealed partial class ReservationGrain(
             await ForEachHeldLineAsync((line, command) => line.ExpireAsync(command), "system");
             state.State.Status = ReservationStatus.Expired;
             await state.WriteStateAsync();
-            await ForgetReminderAsync();
         }
     }
 
@@ -267,8 +289,7 @@ public sealed partial class ReservationGrain(
         else
         {
             s.Status = ReservationStatus.Pending;
-            var wait = s.ExpiresAt - time.GetUtcNow();
-            await this.RegisterOrUpdateReminder(ExpiryReminder, wait < TimeSpan.Zero ? TimeSpan.Zero : wait, TimeSpan.FromMinutes(1));
+            ScheduleExpiry();
         }
 
         await state.WriteStateAsync();
@@ -326,15 +347,6 @@ public sealed partial class ReservationGrain(
         attempt.Outcome = result.Outcome is StockLineOutcome.Reserved or StockLineOutcome.AlreadyReserved ? AttemptOutcome.Held : AttemptOutcome.Refused;
         attempt.Available = result.Line.Available;
         attempt.RefusalReason = result.Outcome == StockLineOutcome.HoldLimitReached ? StockLineRules.HoldLimitReason : null;
-    }
-
-    private async Task ForgetReminderAsync()
-    {
-        var reminder = await this.GetReminder(ExpiryReminder);
-        if (reminder is not null)
-        {
-            await this.UnregisterReminder(reminder);
-        }
     }
 
     private Task<StockLineResult[]> ForEachHeldLineAsync(Func<IStockLineGrain, HoldCommand, Task<StockLineResult>> act, string actor) =>
