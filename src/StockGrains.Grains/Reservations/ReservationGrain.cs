@@ -93,6 +93,7 @@ public sealed partial class ReservationGrain(
                 .Select(l => new LineAttempt { Sku = l.Sku, Warehouse = l.Warehouse!, Quantity = l.Quantity, Entered = l.Entered })
                 .ToList(),
         };
+        await PlanAllocationsAsync();
         await state.WriteStateAsync();
         await SettleAsync();
         return new ReservationResult(state.State.Status == ReservationStatus.Refused ? RefusalOutcome() : ReservationOutcome.Placed, View());
@@ -296,6 +297,50 @@ public sealed partial class ReservationGrain(
     }
 
     /// <summary>
+    /// Plans every line the trade policy allocates before anything is stored, from the read model, so the plan is
+    /// written with the order in one write and every line is asked at once. When the read model says some line
+    /// cannot be covered, nothing is planned and placement takes the careful path, one warehouse at a time, which
+    /// stops as soon as the rest cannot be covered. A warehouse that refuses a planned hold (the read model lags)
+    /// is passed over the same way.
+    /// </summary>
+    private async Task PlanAllocationsAsync()
+    {
+        var s = state.State;
+        var allocated = s.Requested.Where(r => r.Warehouse is null).ToList();
+        if (allocated.Count == 0)
+        {
+            return;
+        }
+
+        var availability = await Task.WhenAll(allocated.Select(r => GrainFactory.GetGrain<ISkuAvailabilityGrain>(r.Sku).GetAsync(s.PolicyWarehouses)));
+        var plan = new List<LineAttempt>();
+        for (var i = 0; i < allocated.Count; i++)
+        {
+            var need = allocated[i].Quantity;
+            var candidates = s.Allocation == AllocationStrategy.MostAvailable
+                ? availability[i].OrderByDescending(a => a.Contributes).ToList()
+                : availability[i].ToList();
+            foreach (var candidate in candidates.Where(c => c.Contributes > 0))
+            {
+                var take = Math.Min(need, candidate.Contributes);
+                plan.Add(new LineAttempt { Sku = allocated[i].Sku, Warehouse = candidate.Warehouse, Quantity = take, Allocated = true });
+                need -= take;
+                if (need == 0)
+                {
+                    break;
+                }
+            }
+
+            if (need > 0)
+            {
+                return;
+            }
+        }
+
+        s.Attempts.AddRange(plan);
+    }
+
+    /// <summary>
     /// Allocates what is still needed of a line that names no warehouse, one warehouse at a time in the policy's
     /// order, taking at most what the read model says each has. It stops as soon as the warehouses not yet tried
     /// cannot cover what is still needed: an order that cannot complete must not sit on units another order could use.
@@ -304,6 +349,11 @@ public sealed partial class ReservationGrain(
     {
         var s = state.State;
         var need = request.Quantity - s.Attempts.Where(a => a.Allocated && a.Sku == request.Sku && a.Outcome == AttemptOutcome.Held).Sum(a => a.Quantity);
+        if (need <= 0)
+        {
+            return null;
+        }
+
         var tried = s.Attempts.Where(a => a.Sku == request.Sku).Select(a => a.Warehouse).ToHashSet(StringComparer.Ordinal);
         var availability = await GrainFactory.GetGrain<ISkuAvailabilityGrain>(request.Sku).GetAsync(s.PolicyWarehouses);
         var candidates = (s.Allocation == AllocationStrategy.MostAvailable
