@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of StockGrains: rules, grains on the real in-process server, HTTP, storage.
 # Usage: bash tests/run-all.sh   (from the repository root; needs the .NET 10 SDK, and root or an installed
-# PostgreSQL for the cluster-mode tests: it installs PostgreSQL from Debian's packages when it is missing)
+# PostgreSQL and Redis for the cluster-mode and baseline tests: it installs them from Debian's packages when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log="$(mktemp)"
 pgdir=""
+redisdir=""
 cleanup() {
   if [ -n "$pgdir" ]; then bash deploy/postgres-local.sh stop "$pgdir" >/dev/null 2>&1 || true; rm -rf "$pgdir"; pgdir=""; fi
+  if [ -n "$redisdir" ]; then bash deploy/redis-local.sh stop "$redisdir" >/dev/null 2>&1 || true; rm -rf "$redisdir"; redisdir=""; fi
   rm -f "$log"
 }
 trap cleanup EXIT
@@ -22,10 +24,17 @@ if [ -z "${STOCKGRAINS_TEST_POSTGRES:-}" ]; then
   export STOCKGRAINS_TEST_POSTGRES
 fi
 
+# The load generator's Redis baseline test needs a Redis the same way: one named, or a throwaway one started here.
+if [ -z "${STOCKGRAINS_TEST_REDIS:-}" ]; then
+  redisdir="$(mktemp -d)"
+  STOCKGRAINS_TEST_REDIS="$(bash deploy/redis-local.sh start "$redisdir" "${STOCKGRAINS_TEST_REDIS_PORT:-56379}")"
+  export STOCKGRAINS_TEST_REDIS
+fi
+
 status=0
 dotnet test StockGrains.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
 
-# One plain closing line, summed over every test assembly, after the database has stopped.
+# One plain closing line, summed over every test assembly, after the databases have stopped.
 sum() { { grep -oE "$1: +[0-9]+" "$log" || true; } | awk '{ s += $2 } END { print s + 0 }'; }
 passed=$(sum Passed)
 failed=$(sum Failed)

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace StockGrains.LoadGenerator;
 
 /// <summary>What one run does. Parsed from the command line; every number has a bound.</summary>
@@ -30,32 +32,107 @@ public sealed record LoadOptions
     /// <summary>Also run the same workload against PostgreSQL's conditional UPDATE (needs <see cref="Connection"/>).</summary>
     public bool PostgresBaseline { get; init; }
 
+    /// <summary>Also run the same workload against a Lua check-and-decrement on Redis (needs <see cref="Redis"/>).</summary>
+    public bool RedisBaseline { get; init; }
+
+    /// <summary>The Redis of the baseline, as <c>host:port</c>.</summary>
+    public string? Redis { get; init; }
+
+    /// <summary>
+    /// How StockGrains is called: <c>embedded</c> (the in-process server's own grain factory), <c>orleans</c> (a
+    /// separate Orleans client over TCP) or <c>http</c> (the HTTP API).
+    /// </summary>
+    public string Target { get; init; } = "embedded";
+
+    /// <summary>
+    /// <c>lines</c> reserves on the stock line directly; <c>orders</c> places a one-line order reservation, the path
+    /// the HTTP API takes. Null means the target's natural path: orders over HTTP, lines otherwise.
+    /// </summary>
+    public string? Via { get; init; }
+
+    /// <summary>An external server's Orleans gateway port on 127.0.0.1; without it the orleans target starts the embedded server.</summary>
+    public int? Gateway { get; init; }
+
+    /// <summary>An external server's HTTP address; without it the http target starts the embedded server.</summary>
+    public Uri? Url { get; init; }
+
+    /// <summary>Sent as <c>X-Api-Key</c> to an external HTTP server.</summary>
+    public string? ApiKey { get; init; }
+
+    public string ServiceId { get; init; } = "stockgrains";
+
+    public string ClusterId { get; init; } = "stockgrains-dev";
+
+    /// <summary>No per-second progress lines on standard error.</summary>
+    public bool Quiet { get; init; }
+
     public string? JsonPath { get; init; }
 
     /// <summary>Run a deliberately broken server that skips the stock check: the invariant check must fail.</summary>
     public bool BrokenSkipStockCheck { get; init; }
+
+    /// <summary>True when the run starts a StockGrains server in this process.</summary>
+    public bool Embedded => Target == "embedded" || (Target == "orleans" && Gateway is null) || (Target == "http" && Url is null);
+
+    /// <summary>The path reservations take: what <see cref="Via"/> says, or the target's natural one.</summary>
+    public string EffectiveVia => Scenario == "orders" ? "orders" : Via ?? (Target == "http" ? "orders" : "lines");
 
     public const string Help = """
         StockGrains load generator: simultaneous orders, baselines side by side, an invariant check after every run.
 
         Usage: dotnet run --project src/StockGrains.LoadGenerator -c Release -- [options]
 
-          --scenario flash-sale|uniform|orders
-                                          one hot SKU; reservations over --skus SKUs; or orders of
-                                          1-3 lines allocated by a trade policy over 3 warehouses  (flash-sale)
+          --scenario flash-sale|uniform|orders|activation
+                                          one hot SKU; reservations over --skus SKUs; orders of
+                                          1-3 lines allocated by a trade policy over 3 warehouses;
+                                          or --skus lines made active (a receipt and a hold each):
+                                          bytes per active line, re-activation rate, idle lines go  (flash-sale)
           --callers N                     simultaneous callers, closed loop, 1-4096                (64)
           --rate N                        open loop instead: N arrivals per second, 1-1000000
           --duration SECONDS              how long to fire, 1-3600                                 (10)
-          --stock N                       units of the hot SKU, or of each SKU                     (1000000)
-          --skus N                        SKUs in the uniform scenario, 1-1000000                  (10000)
-          --store sqlite|postgres         the embedded server's store                              (sqlite)
-          --connection STRING             PostgreSQL connection string (store and baseline)
-          --postgres-baseline             also run the workload as a conditional UPDATE on PostgreSQL
-          --json PATH                     write the report as JSON too
+          --stock N                       units of the hot SKU, or of each SKU, 1-1000000000       (1000000)
+          --skus N                        SKUs in the uniform and orders scenarios, 1-1000000      (10000)
+
+        How StockGrains is called:
+          --target embedded|orleans|http  embedded: an in-process server, called through its own grain
+                                          factory; orleans: a separate Orleans client over TCP; http:
+                                          POST /v1/reservations over HTTP                          (embedded)
+          --via lines|orders              reserve on the stock line (IStockLineGrain.ReserveAsync), or
+                                          place a one-line order (IReservationGrain.PlaceAsync), which
+                                          is the path HTTP takes; http supports only orders  (lines; http: orders)
+          --gateway PORT                  orleans: an external server's gateway on 127.0.0.1, 1-65535;
+                                          with --connection the client finds every gateway in that
+                                          database's membership table instead. Without --gateway the
+                                          embedded server starts and the client connects to its gateway
+          --service-id ID, --cluster-id ID
+                                          the external cluster's Orleans identities (stockgrains, stockgrains-dev)
+          --url URL                       http: an external server's address, e.g. http://127.0.0.1:5080;
+                                          without it the embedded server starts and its Kestrel is used
+          --api-key KEY                   http: sent as X-Api-Key (the embedded server gets a fresh key
+                                          of its own every run, with the checkout, operator and auditor roles)
+
+        The embedded server:
+          --store sqlite|postgres         its store                                                (sqlite)
+          --connection STRING             PostgreSQL connection string (store, baseline, membership)
           --broken-skip-stock-check       a deliberately broken server; the check must catch it
+
+        Baselines, the same workload one after the other, each with its own invariant check:
+          --postgres-baseline             a conditional UPDATE per reservation on PostgreSQL (needs --connection)
+          --redis-baseline                a Lua check-and-decrement per reservation on Redis (needs --redis);
+                                          start one with: bash deploy/redis-local.sh start DIR PORT
+          --redis HOST:PORT               the Redis of the baseline
+
+        Output:
+          --quiet                         no progress line per second on standard error
+          --json PATH                     write the report, with the ratios, as JSON too
           --help                          this text
 
-        Exit code: 0 when every invariant holds, 1 when one is violated, 2 for bad arguments.
+        Every second of a run prints that second's successes, 99th percentile, refusals and errors to
+        standard error. The invariant check reads back each line and its durable ledger (through the
+        embedded server's store, or through the target for an external server).
+
+        Exit code: 0 when every invariant holds, 1 when one is violated, 2 for bad arguments,
+        3 when a target or a baseline could not be reached or set up.
         """;
 
     public static LoadOptions Parse(string[] args)
@@ -66,7 +143,7 @@ public sealed record LoadOptions
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
             options = args[i] switch
             {
-                "--scenario" => options with { Scenario = OneOf(Next(), "--scenario", "flash-sale", "uniform", "orders") },
+                "--scenario" => options with { Scenario = OneOf(Next(), "--scenario", "flash-sale", "uniform", "orders", "activation") },
                 "--callers" => options with { Callers = Bounded(Next(), 1, 4096, "--callers") },
                 "--rate" => options with { Rate = Bounded(Next(), 1, 1_000_000, "--rate") },
                 "--duration" => options with { Duration = TimeSpan.FromSeconds(Bounded(Next(), 1, 3600, "--duration")) },
@@ -75,23 +152,80 @@ public sealed record LoadOptions
                 "--store" => options with { Store = OneOf(Next(), "--store", "sqlite", "postgres") },
                 "--connection" => options with { Connection = Next() },
                 "--postgres-baseline" => options with { PostgresBaseline = true },
+                "--redis-baseline" => options with { RedisBaseline = true },
+                "--redis" => options with { Redis = Endpoint(Next(), "--redis") },
+                "--target" => options with { Target = OneOf(Next(), "--target", "embedded", "orleans", "http") },
+                "--via" => options with { Via = OneOf(Next(), "--via", "lines", "orders") },
+                "--gateway" => options with { Gateway = Bounded(Next(), 1, 65_535, "--gateway") },
+                "--url" => options with { Url = HttpAddress(Next()) },
+                "--api-key" => options with { ApiKey = Key(Next()) },
+                "--service-id" => options with { ServiceId = Identity(Next(), "--service-id") },
+                "--cluster-id" => options with { ClusterId = Identity(Next(), "--cluster-id") },
+                "--quiet" => options with { Quiet = true },
                 "--json" => options with { JsonPath = Next() },
                 "--broken-skip-stock-check" => options with { BrokenSkipStockCheck = true },
                 _ => throw new ArgumentException($"Unknown option {args[i]}; see --help."),
             };
         }
 
-        if ((options.Store == "postgres" || options.PostgresBaseline) && string.IsNullOrWhiteSpace(options.Connection))
-        {
-            throw new ArgumentException("--store postgres and --postgres-baseline need --connection.");
-        }
+        Check(!(options.Store == "postgres" || options.PostgresBaseline) || !string.IsNullOrWhiteSpace(options.Connection),
+            "--store postgres and --postgres-baseline need --connection.");
+        Check(!options.RedisBaseline || options.Redis is not null, "--redis-baseline needs --redis HOST:PORT.");
+        Check(options.Gateway is null || options.Target == "orleans", "--gateway goes with --target orleans.");
+        Check(options.Url is null || options.Target == "http", "--url goes with --target http.");
+        Check(options.ApiKey is null || options.Target == "http", "--api-key goes with --target http.");
+        Check(!(options.Target == "http" && options.Via == "lines"), "--target http reserves through orders (POST /v1/reservations); --via lines is not available over HTTP.");
+        Check(!(options.Scenario == "orders" && options.Via == "lines"), "--scenario orders places orders; --via lines does not apply.");
 
+        // These settings shape the server this tool starts; an external server was configured by whoever started it.
+        Check(options.Embedded || (options.Store == "sqlite" && !options.BrokenSkipStockCheck),
+            "--store and --broken-skip-stock-check apply to the embedded server, not to an external one.");
         return options;
+    }
+
+    private static void Check(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(message);
+        }
     }
 
     private static string OneOf(string value, string name, params string[] allowed) =>
         allowed.Contains(value) ? value : throw new ArgumentException($"{name} is one of {string.Join(", ", allowed)}.");
 
     private static int Bounded(string text, int min, int max, string name) =>
-        int.TryParse(text, out var value) && value >= min && value <= max ? value : throw new ArgumentException($"{name} is a whole number from {min} to {max}.");
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw new ArgumentException($"{name} is a whole number from {min} to {max}.");
+
+    /// <summary>A <c>host:port</c>; the host may be a name, an IPv4 address or a bracketed IPv6 address.</summary>
+    private static string Endpoint(string text, string name)
+    {
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || colon == text.Length - 1)
+        {
+            throw new ArgumentException($"{name} is HOST:PORT, e.g. 127.0.0.1:56379.");
+        }
+
+        Bounded(text[(colon + 1)..], 1, 65_535, $"The port of {name}");
+        return text;
+    }
+
+    private static Uri HttpAddress(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            ? uri
+            : throw new ArgumentException("--url is an absolute http:// or https:// address, e.g. http://127.0.0.1:5080.");
+
+    // Keys are sent as a header value: a longer one, or one with control characters, would be refused by the server anyway.
+    private static string Key(string text) =>
+        text.Length is >= 1 and <= 128 && text.All(c => c > ' ' && c < 127)
+            ? text
+            : throw new ArgumentException("--api-key is 1 to 128 printable characters without spaces.");
+
+    // The same rule the server applies to its ServiceId and ClusterId settings.
+    private static string Identity(string text, string name) =>
+        text.Length is >= 1 and <= 64 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')
+            ? text
+            : throw new ArgumentException($"{name} is 1 to 64 characters of A-Z a-z 0-9 . _ -.");
 }

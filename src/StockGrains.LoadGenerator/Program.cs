@@ -18,13 +18,51 @@ catch (ArgumentException ex)
     return 2;
 }
 
-Console.WriteLine($"{options.Scenario}: {options.Callers} callers for {options.Duration.TotalSeconds:N0} s, stock {options.Stock:N0}" +
-    (options.Scenario == "uniform" ? $" on each of {options.Skus:N0} SKUs" : " on one hot SKU") + $", store {options.Store}");
-var reports = await new Runner(options, Console.Out).RunAsync();
+if (options.Scenario == "activation")
+{
+    var activation = await Activation.RunAsync(options, Console.Out);
+    Console.WriteLine(activation);
+    if (options.JsonPath is { } activationJson)
+    {
+        await File.WriteAllTextAsync(activationJson, JsonSerializer.Serialize(activation, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+    }
+
+    return activation.Violations.Count > 0 ? 1 : 0;
+}
+
+var target = options.Target + (options.Embedded ? $" (embedded server, store {options.Store})" : " (external server)");
+Console.WriteLine($"{options.Scenario}: " + (options.Rate > 0 ? $"{options.Rate:N0} arrivals/s" : $"{options.Callers} callers") +
+    $" for {options.Duration.TotalSeconds:N0} s, stock {options.Stock:N0}" +
+    (options.Scenario == "flash-sale" ? " on one hot SKU" : $" on each of {options.Skus:N0} SKUs") +
+    $", target {target} via {options.EffectiveVia}");
+var runner = new Runner(options, Console.Out, options.Quiet ? null : Console.Error);
+IReadOnlyList<Report> reports;
+try
+{
+    reports = await runner.RunAsync();
+}
+catch (Exception ex) when (ex is not OutOfMemoryException)
+{
+    // A target or baseline that cannot be reached or set up is no finding about invariants: say what failed, plainly.
+    Console.Error.WriteLine($"The run could not complete: {ex.GetType().Name}: {ex.Message}");
+    return 3;
+}
+
 if (options.JsonPath is { } path)
 {
-    await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new { options.Scenario, options.Callers, options.Store, reports },
-        new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+    await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new
+    {
+        options.Scenario,
+        options.Callers,
+        options.Rate,
+        DurationSeconds = options.Duration.TotalSeconds,
+        options.Stock,
+        options.Store,
+        options.Target,
+        Via = options.EffectiveVia,
+        reports,
+        ratios = runner.Ratios,
+    }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
 }
 
 return reports.Any(r => r.Violations.Count > 0) ? 1 : 0;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using HdrHistogram;
 
 namespace StockGrains.LoadGenerator;
@@ -17,29 +18,57 @@ public sealed record Report(
     double EntriesPerAppend,
     IReadOnlyList<string> Violations)
 {
-    public static Report From(string target, Recorder recorder, double seconds, double entriesPerAppend, IReadOnlyList<string> violations)
+    /// <summary>What the reader should know that is no violation: a part of the check that could not run, say.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>The first error a caller saw, so that a run with errors says why.</summary>
+    public string? FirstError { get; init; }
+
+    public static Report From(string target, Recorder recorder, double seconds, double entriesPerAppend, IReadOnlyList<string> violations,
+        IReadOnlyList<string>? notes = null)
     {
         var h = recorder.Histogram;
         double Ms(double percentile) => h.TotalCount == 0 ? 0 : h.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
         return new Report(target, recorder.Succeeded, recorder.Refused, recorder.Failed, seconds, recorder.Succeeded / seconds,
-            Ms(50), Ms(90), Ms(99), Ms(99.9), entriesPerAppend, violations);
+            Ms(50), Ms(90), Ms(99), Ms(99.9), entriesPerAppend, violations)
+        {
+            Notes = notes ?? [],
+            FirstError = recorder.FirstError,
+        };
     }
 
     public override string ToString() =>
-        $"{Target,-28} {PerSecond,10:N0}/s  ok {Succeeded,9:N0}  refused {Refused,9:N0}  failed {Failed,5:N0}  " +
+        $"{Target,-36} {PerSecond,10:N0}/s  ok {Succeeded,9:N0}  refused {Refused,9:N0}  failed {Failed,5:N0}  " +
         $"p50 {P50Ms,6:F2} ms  p90 {P90Ms,6:F2}  p99 {P99Ms,6:F2}  p999 {P999Ms,7:F2}" +
         (EntriesPerAppend > 0 ? $"  entries/append {EntriesPerAppend:F1}" : "") +
-        (Violations.Count == 0 ? "  invariants: OK" : $"  INVARIANTS VIOLATED: {string.Join("; ", Violations)}");
+        (Violations.Count == 0 ? "  invariants: OK" : $"  INVARIANTS VIOLATED: {string.Join("; ", Violations)}") +
+        (FirstError is null ? "" : $"{Environment.NewLine}  first error: {FirstError}") +
+        string.Concat(Notes.Select(n => $"{Environment.NewLine}  note: {n}"));
 }
 
-/// <summary>Counts outcomes and records latencies (ticks) of many callers at once.</summary>
+/// <summary>
+/// Counts outcomes and records latencies (ticks) of many callers at once: over the whole run, and per interval for the
+/// progress line.
+/// </summary>
 public sealed class Recorder
 {
+    /// <summary>
+    /// The longest latency the histograms hold. Orleans and HttpClient give up on a call after 30 s, so a longer one
+    /// is recorded as this, rather than failing the recorder.
+    /// </summary>
+    private const long MaxTicks = TimeSpan.TicksPerMinute;
+
     private long _succeeded;
     private long _refused;
     private long _failed;
+    private long _intervalSucceeded;
+    private long _intervalRefused;
+    private long _intervalFailed;
+    private string? _firstError;
+    private readonly HdrHistogram.Recorder _interval = HistogramFactory.With64BitBucketSize().WithValuesFrom(1).WithValuesUpTo(MaxTicks)
+        .WithPrecisionOf(3).WithThreadSafeWrites().WithThreadSafeReads().Create();
 
-    public LongConcurrentHistogram Histogram { get; } = new(1, TimeSpan.TicksPerMinute, 3);
+    public LongConcurrentHistogram Histogram { get; } = new(1, MaxTicks, 3);
 
     public long Succeeded => Interlocked.Read(ref _succeeded);
 
@@ -47,14 +76,63 @@ public sealed class Recorder
 
     public long Failed => Interlocked.Read(ref _failed);
 
+    public string? FirstError => Volatile.Read(ref _firstError);
+
     public void Record(long ticks, bool? succeeded)
     {
-        Histogram.RecordValue(Math.Max(1, ticks));
+        var value = Math.Clamp(ticks, 1, MaxTicks);
+        Histogram.RecordValue(value);
+        _interval.RecordValue(value);
         _ = succeeded switch
         {
-            true => Interlocked.Increment(ref _succeeded),
-            false => Interlocked.Increment(ref _refused),
-            null => Interlocked.Increment(ref _failed),
+            true => Interlocked.Increment(ref _succeeded) + Interlocked.Increment(ref _intervalSucceeded),
+            false => Interlocked.Increment(ref _refused) + Interlocked.Increment(ref _intervalRefused),
+            null => Interlocked.Increment(ref _failed) + Interlocked.Increment(ref _intervalFailed),
         };
+    }
+
+    /// <summary>Records a call that failed, keeping the first reason for the report.</summary>
+    public void RecordError(long ticks, Exception error)
+    {
+        Interlocked.CompareExchange(ref _firstError, $"{error.GetType().Name}: {error.Message}", null);
+        Record(ticks, null);
+    }
+
+    /// <summary>The outcomes and the 99th percentile since the previous call, for the progress line.</summary>
+    public (long Succeeded, long Refused, long Failed, double P99Ms) TakeInterval()
+    {
+        var histogram = _interval.GetIntervalHistogram();
+        var p99 = histogram.TotalCount == 0 ? 0 : histogram.GetValueAtPercentile(99) / (double)TimeSpan.TicksPerMillisecond;
+        return (Interlocked.Exchange(ref _intervalSucceeded, 0), Interlocked.Exchange(ref _intervalRefused, 0),
+            Interlocked.Exchange(ref _intervalFailed, 0), p99);
+    }
+
+    /// <summary>
+    /// Prints one line a second to <paramref name="progress"/> until <paramref name="cancellationToken"/> fires: that
+    /// second's successes, 99th percentile, refusals and errors.
+    /// </summary>
+    public async Task ShowProgressAsync(TextWriter progress, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        var started = DateTime.UtcNow;
+        var last = started;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                var now = DateTime.UtcNow;
+                var (ok, refused, failed, p99) = TakeInterval();
+
+                // A tick can come late on a busy machine: divide by the time that passed, not by one second.
+                var seconds = Math.Max((now - last).TotalSeconds, 0.001);
+                last = now;
+                progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{(now - started).TotalSeconds,4:F0}s  {ok / seconds,7:N0} ok/s  p99 {p99:N0} ms  refused {refused:N0}  errors {failed:N0}"));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The run ended: stop quietly.
+        }
     }
 }

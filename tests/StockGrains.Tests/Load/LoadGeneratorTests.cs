@@ -65,6 +65,76 @@ public sealed class LoadGeneratorTests
         Assert.Contains(report.Violations, v => v.StartsWith("oversell", StringComparison.Ordinal));
     }
 
+    // Proves the activation scenario measures memory per active line and re-activates every sampled line from storage intact.
+    [Fact]
+    public async Task A_short_activation_run_reactivates_every_line_intact()
+    {
+        var options = LoadOptions.Parse(["--scenario", "activation", "--skus", "2000"]);
+        var report = await Activation.RunAsync(options, TextWriter.Null, TestContext.Current.CancellationToken);
+        Assert.Empty(report.Violations);
+        Assert.Equal(2000, report.Reactivated);
+        Assert.True(report.BytesPerActiveLine > 0, report.ToString());
+    }
+
+    // Proves the Redis baseline runs the same workload through its Lua check-and-decrement and holds its invariants: exactly the stock sold, the count left is stock minus successes.
+    [Fact]
+    public async Task A_short_redis_baseline_run_sells_exactly_the_stock_and_holds_every_invariant()
+    {
+        await using var redis = await RedisTestServer.StartAsync();
+        var options = new LoadOptions
+        {
+            Scenario = "flash-sale", Callers = 16, Duration = TimeSpan.FromSeconds(2), Stock = 300, RedisBaseline = true, Redis = redis.Address,
+        };
+        var runner = new Runner(options, TextWriter.Null);
+        var reports = await runner.RunAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(2, reports.Count);
+        Assert.All(reports, r => Assert.Empty(r.Violations));
+        var baseline = reports[1];
+        Assert.Equal("Redis Lua check-and-decrement", baseline.Target);
+        Assert.Equal(300, baseline.Succeeded);
+        Assert.True(baseline.Refused > 0, "the sale should have sold out");
+        Assert.Equal(0, baseline.Failed);
+        Assert.Empty(baseline.Notes);
+        Assert.True(runner.Ratios.ContainsKey("redisLua"));
+    }
+
+    // Proves a short run over HTTP against the embedded server holds every invariant, read back from the durable ledger, with the generated API key sent.
+    [Fact]
+    public async Task A_short_http_run_against_the_embedded_server_holds_every_invariant()
+    {
+        var options = new LoadOptions { Scenario = "flash-sale", Target = "http", Callers = 16, Duration = TimeSpan.FromSeconds(3), Stock = 40 };
+        var report = (await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken)).Single();
+        Assert.Empty(report.Violations);
+        Assert.Equal(0, report.Failed);
+        Assert.InRange(report.Succeeded, 1, 40);
+        Assert.Equal("StockGrains http orders (sqlite)", report.Target);
+    }
+
+    // Proves a short run through a separate Orleans client over TCP holds every invariant and shows one progress line a second.
+    [Fact]
+    public async Task A_short_orleans_client_run_against_the_embedded_server_holds_every_invariant_and_shows_progress()
+    {
+        var options = new LoadOptions { Scenario = "flash-sale", Target = "orleans", Callers = 16, Duration = TimeSpan.FromSeconds(3), Stock = 300 };
+        var progress = new StringWriter();
+        var report = (await new Runner(options, TextWriter.Null, progress).RunAsync(TestContext.Current.CancellationToken)).Single();
+        Assert.Empty(report.Violations);
+        Assert.Equal(0, report.Failed);
+        Assert.Equal(300, report.Succeeded);
+        Assert.Equal("StockGrains orleans lines (sqlite)", report.Target);
+        Assert.Matches(@"(?m)^\s+\d+s\s+[\d,]+ ok/s  p99 [\d,]+ ms  refused [\d,]+  errors 0$", progress.ToString());
+    }
+
+    // Proves a short run of one-line orders through the Orleans client, the path HTTP takes, holds every invariant.
+    [Fact]
+    public async Task A_short_orleans_client_run_via_orders_holds_every_invariant()
+    {
+        var options = new LoadOptions { Scenario = "uniform", Skus = 20, Target = "orleans", Via = "orders", Callers = 16, Duration = TimeSpan.FromSeconds(2), Stock = 5 };
+        var report = (await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken)).Single();
+        Assert.Empty(report.Violations);
+        Assert.Equal(0, report.Failed);
+        Assert.True(report.Succeeded > 0);
+    }
+
     // Proves bad arguments are refused with a clear message.
     [Fact]
     public void Bad_arguments_are_refused()
@@ -72,6 +142,38 @@ public sealed class LoadGeneratorTests
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--callers", "0"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--scenario", "stampede"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--postgres-baseline"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--redis-baseline"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--redis", "localhost"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "grpc"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "http", "--via", "lines"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--gateway", "30000"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "orleans", "--gateway", "70000"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "http", "--url", "ftp://127.0.0.1"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "http", "--url", "http://127.0.0.1:5080", "--store", "postgres", "--connection", "x"]));
         Assert.Equal(8, LoadOptions.Parse(["--callers", "8"]).Callers);
+        Assert.Equal("orders", LoadOptions.Parse(["--target", "http"]).EffectiveVia);
+        Assert.False(LoadOptions.Parse(["--target", "orleans", "--gateway", "30000"]).Embedded);
+        Assert.True(LoadOptions.Parse(["--target", "orleans"]).Embedded);
     }
+
+    // Proves --help names every option the parser takes, so the text cannot fall behind the code.
+    [Fact]
+    public void The_help_names_every_option()
+    {
+        string[] options =
+        [
+            "--scenario", "--callers", "--rate", "--duration", "--stock", "--skus", "--target", "--via", "--gateway", "--service-id",
+            "--cluster-id", "--url", "--api-key", "--store", "--connection", "--broken-skip-stock-check", "--postgres-baseline",
+            "--redis-baseline", "--redis", "--quiet", "--json", "--help",
+        ];
+        Assert.All(options, o => Assert.Contains(o, LoadOptions.Help, StringComparison.Ordinal));
+        var parser = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "StockGrains.LoadGenerator", "LoadOptions.cs"));
+        var parsed = System.Text.RegularExpressions.Regex.Matches(parser, "^\\s+\"(--[a-z-]+)\" =>", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(parsed);
+        Assert.All(parsed, o => Assert.Contains(o, options));
+    }
+
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
 }

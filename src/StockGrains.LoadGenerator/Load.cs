@@ -1,0 +1,109 @@
+using System.Diagnostics;
+
+namespace StockGrains.LoadGenerator;
+
+/// <summary>
+/// Fires a workload: closed loop (every caller sends its next request when the last one is answered), or open loop
+/// at <see cref="LoadOptions.Rate"/> arrivals per second with latency from each arrival's scheduled time. The same
+/// for StockGrains and every baseline, so their figures compare.
+/// </summary>
+public static class Load
+{
+    /// <summary>
+    /// One request: given the caller, its request number and its own random source, true when it succeeded, false
+    /// when it was refused; an exception counts as an error.
+    /// </summary>
+    public delegate Task<bool> Call(int caller, int number, Random random);
+
+    public static async Task<(Recorder Recorder, double Seconds)> FireAsync(LoadOptions options, TextWriter? progress, Call call,
+        CancellationToken cancellationToken)
+    {
+        var recorder = new Recorder();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var shown = progress is null ? Task.CompletedTask : recorder.ShowProgressAsync(progress, stop.Token);
+        try
+        {
+            var seconds = options.Rate > 0
+                ? await FireOpenAsync(options, recorder, call, cancellationToken)
+                : await FireClosedAsync(options, recorder, call, cancellationToken);
+            return (recorder, seconds);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await shown;
+        }
+    }
+
+    private static async Task<double> FireOpenAsync(LoadOptions options, Recorder recorder, Call call, CancellationToken cancellationToken)
+    {
+        // Arrivals beyond this many unanswered requests are counted as failed rather than queued without bound.
+        const int MaxOutstanding = 100_000;
+        var random = new Random(1);
+        var started = Stopwatch.GetTimestamp();
+        var interval = Stopwatch.Frequency / (double)options.Rate;
+        var outstanding = new List<Task>();
+        var inFlight = 0;
+        for (var n = 0; Stopwatch.GetElapsedTime(started) < options.Duration && !cancellationToken.IsCancellationRequested; n++)
+        {
+            var scheduled = started + (long)(n * interval);
+            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), scheduled);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, cancellationToken);
+            }
+
+            if (Volatile.Read(ref inFlight) >= MaxOutstanding)
+            {
+                recorder.RecordError(Stopwatch.GetElapsedTime(scheduled).Ticks, new TimeoutException($"more than {MaxOutstanding:N0} requests unanswered"));
+                continue;
+            }
+
+            var number = n;
+            var seed = random.Next();
+            Interlocked.Increment(ref inFlight);
+            outstanding.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    var outcome = await call(number % options.Callers, number, new Random(seed));
+                    recorder.Record(Stopwatch.GetElapsedTime(scheduled).Ticks, outcome);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    recorder.RecordError(Stopwatch.GetElapsedTime(scheduled).Ticks, ex);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref inFlight);
+                }
+            }, cancellationToken));
+        }
+
+        await Task.WhenAll(outstanding);
+        return Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+
+    private static async Task<double> FireClosedAsync(LoadOptions options, Recorder recorder, Call call, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, options.Callers).Select(caller => Task.Run(async () =>
+        {
+            var random = new Random(caller);
+            for (var n = 0; Stopwatch.GetElapsedTime(started) < options.Duration && !cancellationToken.IsCancellationRequested; n++)
+            {
+                var before = Stopwatch.GetTimestamp();
+                try
+                {
+                    var outcome = await call(caller, n, random);
+                    recorder.Record(Stopwatch.GetElapsedTime(before).Ticks, outcome);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    recorder.RecordError(Stopwatch.GetElapsedTime(before).Ticks, ex);
+                }
+            }
+        }, cancellationToken)));
+        return Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+}

@@ -1,0 +1,134 @@
+using StackExchange.Redis;
+
+namespace StockGrains.LoadGenerator;
+
+/// <summary>
+/// The workload against Redis: one Lua script per reservation that checks the key's count and decrements it in one
+/// atomic step, the way a shop keeps stock in Redis. Durable only when Redis runs with <c>appendfsync always</c>
+/// (as <c>deploy/redis-local.sh</c> starts it), which the run reads back and reports.
+/// </summary>
+public static class RedisBaseline
+{
+    /// <summary>
+    /// KEYS[1] is the SKU's count, ARGV[1] the quantity. Redis runs a script alone, so nothing can come between the
+    /// check and the decrement. Answers 1 when the units were taken, 0 when there were too few.
+    /// </summary>
+    public const string Script = """
+        local count = tonumber(redis.call('GET', KEYS[1]))
+        local quantity = tonumber(ARGV[1])
+        if count == nil or count < quantity then
+          return 0
+        end
+        redis.call('DECRBY', KEYS[1], quantity)
+        return 1
+        """;
+
+    /// <summary>Keys per MSET, MGET or DEL: large enough to load 10,000 SKUs in a few round trips, small enough to never block Redis.</summary>
+    private const int Batch = 1_000;
+
+    /// <summary>Violations listed one by one before the rest are only counted, so a broken run's report stays readable.</summary>
+    private const int MaxListed = 10;
+
+    public static async Task<Report> RunAsync(LoadOptions options, string run, string[] skus, TextWriter? progress, CancellationToken cancellationToken)
+    {
+        var configuration = ConfigurationOptions.Parse(options.Redis!);
+        configuration.AbortOnConnectFail = true;
+        configuration.AllowAdmin = true;
+        configuration.ConnectTimeout = 5_000;
+        configuration.AsyncTimeout = 30_000;
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+        var db = redis.GetDatabase();
+        var notes = new List<string>();
+        await CheckDurabilityAsync(redis, notes);
+
+        // Keys of this run only, so that nothing else in that Redis is read, counted or deleted.
+        var keys = skus.Select(sku => (RedisKey)$"stockgrains-load:{run}:{sku}").ToArray();
+        foreach (var chunk in keys.Chunk(Batch))
+        {
+            await db.StringSetAsync(chunk.Select(k => new KeyValuePair<RedisKey, RedisValue>(k, options.Stock)).ToArray());
+        }
+
+        // Loaded once, then called by its hash: each call sends 40 bytes of hash rather than the script's text.
+        var hash = await redis.GetServer(redis.GetEndPoints()[0]).ScriptLoadAsync(Script);
+        var taken = new long[keys.Length];
+        var (recorder, seconds) = await Load.FireAsync(options, progress, async (_, _, random) =>
+        {
+            var index = random.Next(keys.Length);
+            var answer = (long)await db.ScriptEvaluateAsync(hash, [keys[index]], [1]);
+            if (answer == 1)
+            {
+                Interlocked.Increment(ref taken[index]);
+            }
+
+            return answer == 1;
+        }, cancellationToken);
+
+        var violations = new List<string>();
+        var found = 0;
+        for (var start = 0; start < keys.Length; start += Batch)
+        {
+            var counts = await db.StringGetAsync(keys[start..Math.Min(keys.Length, start + Batch)]);
+            for (var i = 0; i < counts.Length; i++)
+            {
+                var index = start + i;
+                var sku = skus[index];
+                var problems = new List<string>();
+                if (!counts[i].TryParse(out long left))
+                {
+                    problems.Add($"{sku} has no count");
+                }
+                else
+                {
+                    if (taken[index] > options.Stock)
+                    {
+                        problems.Add($"oversell on {sku}: {taken[index]} decrements for {options.Stock} units");
+                    }
+
+                    if (left < 0)
+                    {
+                        problems.Add($"{sku} went below zero ({left})");
+                    }
+
+                    if (left != options.Stock - taken[index])
+                    {
+                        problems.Add($"{sku}: {left} left, but {options.Stock} − {taken[index]} acknowledged = {options.Stock - taken[index]}");
+                    }
+                }
+
+                found += problems.Count;
+                violations.AddRange(problems.Take(Math.Max(0, MaxListed - violations.Count)));
+            }
+        }
+
+        if (found > violations.Count)
+        {
+            violations.Add($"and {found - violations.Count} more");
+        }
+
+        foreach (var chunk in keys.Chunk(Batch))
+        {
+            await db.KeyDeleteAsync(chunk);
+        }
+
+        return Report.From("Redis Lua check-and-decrement", recorder, seconds, 0, violations, notes);
+    }
+
+    /// <summary>Reads back whether writes reach the disk before Redis answers; a baseline that is not durable says so.</summary>
+    private static async Task CheckDurabilityAsync(ConnectionMultiplexer redis, List<string> notes)
+    {
+        try
+        {
+            var server = redis.GetServer(redis.GetEndPoints()[0]);
+            var settings = (await server.ConfigGetAsync("append*")).ToDictionary(p => p.Key, p => p.Value);
+            if (settings.GetValueOrDefault("appendonly") != "yes" || settings.GetValueOrDefault("appendfsync") != "always")
+            {
+                notes.Add($"Redis runs with appendonly {settings.GetValueOrDefault("appendonly")}, appendfsync {settings.GetValueOrDefault("appendfsync")}: " +
+                    "an acknowledged decrement can be lost, so this baseline is not durable like StockGrains");
+            }
+        }
+        catch (RedisException ex)
+        {
+            notes.Add($"could not read Redis's durability settings ({ex.Message}); appendfsync always is assumed, not checked");
+        }
+    }
+}
