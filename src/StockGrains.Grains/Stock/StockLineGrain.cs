@@ -354,6 +354,7 @@ public sealed partial class StockLineGrain(
     {
         _appending = true;
         var appends = new Queue<(Task Append, int Count, long Started)>();
+        string? lastInFlight = null;
         try
         {
             while ((_queue.Count > 0 || appends.Count > 0) && _broken is null)
@@ -379,7 +380,11 @@ public sealed partial class StockLineGrain(
                         await Task.Delay(UnsafeAppendDelay);
                     }
 
-                    appends.Enqueue((store.AppendAsync(_line, entries[0].Sequence - 1, entries, expiry), take, TimeProvider.System.GetTimestamp()));
+                    // Behind an append still in flight, the fence also names that append's last entry: if it lost to
+                    // another writer, this one must not land on top of that writer's entry at the same position.
+                    var previous = appends.Count > 0 ? lastInFlight : null;
+                    lastInFlight = entries[^1].OperationId;
+                    appends.Enqueue((store.AppendAsync(_line, entries[0].Sequence - 1, entries, expiry, previous), take, TimeProvider.System.GetTimestamp()));
                 }
 
                 var (append, count, started) = appends.Dequeue();

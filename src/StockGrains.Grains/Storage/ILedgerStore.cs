@@ -16,9 +16,16 @@ public interface ILedgerStore
     /// <remarks>
     /// <paramref name="expiry"/>, when given, is the line's earliest pending hold expiry after these entries; it is
     /// stored in the same transaction, so the expiry index never disagrees with the durable ledger.
+    /// <para>
+    /// <paramref name="previousOperationId"/>, when given, is the operation id the entry at
+    /// <paramref name="expectedSequence"/> must carry. A line that pipelines appends sends it with every append whose
+    /// predecessor is still in flight: if that predecessor lost the fence to another writer, the line may still stand
+    /// at the expected sequence — with the other writer's entry — and the position alone would let a stale append land
+    /// on top of it.
+    /// </para>
     /// </remarks>
     Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, ExpiryUpdate? expiry = null,
-        CancellationToken cancellationToken = default);
+        string? previousOperationId = null, CancellationToken cancellationToken = default);
 
     /// <summary>Lines whose earliest pending hold expires at or before <paramref name="now"/>, earliest first.</summary>
     Task<IReadOnlyList<string>> DueLinesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default);

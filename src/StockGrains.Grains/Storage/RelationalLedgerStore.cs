@@ -57,7 +57,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     protected abstract bool IsUniqueViolation(Exception exception);
 
     public async Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, ExpiryUpdate? expiry = null,
-        CancellationToken cancellationToken = default)
+        string? previousOperationId = null, CancellationToken cancellationToken = default)
     {
         if (entries.Count == 0 && expiry is null)
         {
@@ -69,7 +69,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         using var activity = StockGrainsTelemetry.ActivitySource.StartActivity("ledger append");
         activity?.SetTag("stockgrains.line", line);
         activity?.SetTag("stockgrains.entries", entries.Count);
-        var append = new Append(line, expectedSequence, entries) { Expiry = expiry };
+        var append = new Append(line, expectedSequence, entries) { Expiry = expiry, PreviousOperationId = previousOperationId };
         await _queue.Writer.WriteAsync(append, cancellationToken);
         await append.Done.Task;
     }
@@ -232,10 +232,16 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         }
     }
 
-    private void Write(DbConnection connection, List<Append> batch)
+    /// <summary>
+    /// Writes one transaction of appends and commits it, setting <see cref="Append.Failure"/> on each append that lost
+    /// the fence. The generic form checks each append's head and isolates it in a savepoint, a few statements per
+    /// append; a dialect may send the whole batch at once and fall back to this when a constraint refuses one.
+    /// </summary>
+    protected virtual void Write(DbConnection connection, IReadOnlyList<Append> batch)
     {
         using var transaction = BeginWrite(connection);
         using var head = Command(connection, transaction, "SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = @line", "line");
+        using var previous = Command(connection, transaction, "SELECT operation_id FROM stock_ledger WHERE line = @line AND sequence = @sequence", "line", "sequence");
         // One multi-row INSERT per append, in chunks: one round trip carries many entries (a remote database pays
         // per statement), and a command per chunk size is prepared once per transaction.
         var inserts = new Dictionary<int, DbCommand>();
@@ -257,6 +263,18 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
                 append.Failure = new LedgerConflictException(
                     $"Line {append.Line} is at sequence {current}, not {append.ExpectedSequence}: another writer appended first.");
                 continue;
+            }
+
+            if (append.PreviousOperationId is { } predecessor)
+            {
+                previous.Parameters["line"].Value = append.Line;
+                previous.Parameters["sequence"].Value = append.ExpectedSequence;
+                if (previous.ExecuteScalar() is not string found || found != predecessor)
+                {
+                    append.Failure = new LedgerConflictException(
+                        $"Line {append.Line} is at sequence {current}, but that entry is not '{predecessor}': the append it follows lost the fence.");
+                    continue;
+                }
             }
 
             savepoint.ExecuteNonQuery();
@@ -424,11 +442,15 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     [LoggerMessage(Level = LogLevel.Error, Message = "A ledger transaction of {Appends} appends failed; every caller in it is told the outcome is unknown.")]
     private partial void LogTransactionFailed(Exception exception, int appends);
 
-    private sealed class Append(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries)
+    /// <summary>One line's append waiting for the writer: the fence, the entries, and the caller's completion.</summary>
+    protected sealed class Append(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries)
     {
         public string Line { get; } = line;
 
         public ExpiryUpdate? Expiry { get; init; }
+
+        /// <summary>The operation id the entry at <see cref="ExpectedSequence"/> must carry, when the caller pipelined this append behind it.</summary>
+        public string? PreviousOperationId { get; init; }
 
         public long ExpectedSequence { get; } = expectedSequence;
 

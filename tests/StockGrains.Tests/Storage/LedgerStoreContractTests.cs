@@ -57,6 +57,38 @@ public abstract class LedgerStoreContractTests
         Assert.Equal(entries[1].OperationId + "-b", entries[2].OperationId);
     }
 
+    // Proves a pipelined append cannot land on another writer's entry: the position matches, the predecessor does not.
+    [Fact]
+    public async Task An_append_behind_an_entry_that_never_landed_fails_even_at_the_expected_position()
+    {
+        var store = await StoreAsync();
+        var line = $"{Fresh.Id("w")}/chain";
+        await store.AppendAsync(line, 0, [Receipt(1, "theirs")]);
+        await Assert.ThrowsAsync<LedgerConflictException>(() => store.AppendAsync(line, 1, [Receipt(2, "mine-2")], previousOperationId: "mine-1"));
+        await store.AppendAsync(line, 1, [Receipt(2, "after-theirs")], previousOperationId: "theirs");
+        Assert.Equal(["theirs", "after-theirs"], (await store.ReadAsync(line, 0, 10)).Select(e => e.OperationId));
+    }
+
+    // Proves one refused append fails alone: appends of other lines written in the same moment are all durable.
+    [Fact]
+    public async Task A_refused_append_fails_alone_among_many_written_at_once()
+    {
+        var store = await StoreAsync();
+        var refused = $"{Fresh.Id("w")}/refused";
+        await store.AppendAsync(refused, 0, [Receipt(1, "taken")]);
+        var others = Enumerable.Range(0, 50).Select(i => $"{Fresh.Id("w")}/other-{i}").ToArray();
+        var duplicate = store.AppendAsync(refused, 1, [Receipt(2, "taken")]);
+        var good = others.Select(line => store.AppendAsync(line, 0, [Receipt(1, "first"), Receipt(2, "second")])).ToArray();
+        await Assert.ThrowsAsync<LedgerConflictException>(() => duplicate);
+        await Task.WhenAll(good);
+        foreach (var line in others)
+        {
+            Assert.Equal([1L, 2L], (await store.ReadAsync(line, 0, 10)).Select(e => e.Sequence));
+        }
+
+        Assert.Single(await store.ReadAsync(refused, 0, 10));
+    }
+
     // Proves two silos writing the first entry of one line at the same moment cannot both succeed: exactly one wins.
     [Fact]
     public async Task Two_writers_racing_for_the_first_entry_of_a_line_cannot_both_win()
