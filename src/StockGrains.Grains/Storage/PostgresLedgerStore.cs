@@ -11,33 +11,37 @@ namespace StockGrains.Grains.Storage;
 /// The cluster ledger on PostgreSQL. Each silo's writer folds the appends of its lines into one transaction; two
 /// silos that both think they own a line race on the primary key, and the loser's append fails alone.
 /// <para>
-/// A transaction is sent as one batch: each append is a single statement that inserts all its entries from arrays
-/// and carries its own fence (it inserts nothing unless the line is at the expected sequence), so a transaction of
-/// a hundred lines costs one round trip and a commit, not five round trips per line. A constraint violation (a second
-/// activation on another silo won the race) aborts the batch; the transaction is then written again the generic way,
-/// with a savepoint per append, so that only the stale append fails.
+/// A transaction is three statements sent in one round trip, however many lines it carries: the new lines' rows,
+/// every entry of every line inserted from arrays, and the expiry index. Each line's fence is part of the insert (its
+/// rows go in only if the line is at the expected sequence, behind the expected entry), so the common case needs no
+/// savepoints. When anything is refused — a fence lost, or a constraint broken by a second activation on another
+/// silo — the transaction is rolled back and written again the generic way, with a savepoint per append, so that
+/// only the stale append fails.
 /// </para>
 /// </summary>
 public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogger<PostgresLedgerStore> logger) : RelationalLedgerStore(logger)
 {
     /// <summary>
-    /// The fenced append. The sub-select is evaluated once, before any row is inserted, so the statement inserts all
-    /// of the append's entries or none. Positional parameters: $1 line, $2 expected sequence, $3… one array per column,
-    /// $27 the operation id the entry at the expected sequence must carry (null: any).
+    /// Every entry of the transaction, with its line's fence: <c>f</c> holds one row per line (the sequence the line
+    /// must stand at, and the operation id the entry there must carry when the caller pipelined behind it). The
+    /// sub-selects see the ledger as it was before the statement, so a line's entries go in all together or not at all.
     /// </summary>
     private static readonly string InsertSql =
-        $"INSERT INTO stock_ledger (line, {Columns}) SELECT $1, u.* FROM unnest(" +
-        "$3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], " +
-        "$12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::text[], $19::text[], $20::text[], " +
-        "$21::bigint[], $22::bigint[], $23::bigint[], $24::text[], $25::text[], $26::bigint[]) AS u " +
-        "WHERE (SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = $1) = $2 " +
-        "AND ($27::text IS NULL OR EXISTS (SELECT 1 FROM stock_ledger WHERE line = $1 AND sequence = $2 AND operation_id = $27))";
+        $"INSERT INTO stock_ledger (line, {Columns}) SELECT u.* FROM unnest(" +
+        "$1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], " +
+        "$11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[], $16::bigint[], $17::text[], $18::text[], $19::text[], " +
+        "$20::bigint[], $21::bigint[], $22::bigint[], $23::text[], $24::text[], $25::bigint[]) AS u(line) " +
+        "JOIN unnest($26::text[], $27::bigint[], $28::text[]) AS f(line, expected, previous) ON f.line = u.line " +
+        "WHERE (SELECT COALESCE(MAX(s.sequence), 0) FROM stock_ledger s WHERE s.line = f.line) = f.expected " +
+        "AND (f.previous IS NULL OR EXISTS (SELECT 1 FROM stock_ledger s WHERE s.line = f.line AND s.sequence = f.expected AND s.operation_id = f.previous))";
 
-    private const string LineSql = "INSERT INTO stock_lines (line, warehouse, sku) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+    private const string LinesSql =
+        "INSERT INTO stock_lines (line, warehouse, sku) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING";
 
-    /// <summary>The expiry index moves only when the line's ledger ends where this append ends: never for a fenced-out append.</summary>
+    /// <summary>The expiry index moves only for a line whose ledger now ends where its append ends.</summary>
     private const string ExpirySql =
-        "UPDATE stock_lines SET next_expiry = $2 WHERE line = $1 AND (SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = $1) = $3";
+        "UPDATE stock_lines s SET next_expiry = u.at FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(line, at, last) " +
+        "WHERE s.line = u.line AND (SELECT COALESCE(MAX(l.sequence), 0) FROM stock_ledger l WHERE l.line = u.line) = u.last";
 
     private readonly ILogger<PostgresLedgerStore> _logger = logger;
 
@@ -50,50 +54,46 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
     protected override void Write(DbConnection connection, IReadOnlyList<Append> batch)
     {
-        if (!TryWriteAsOneBatch((NpgsqlConnection)connection, batch))
+        if (!TryWriteAtOnce((NpgsqlConnection)connection, batch))
         {
             base.Write(connection, batch);
         }
     }
 
-    /// <summary>Writes the transaction in one round trip; false (and nothing written) when a constraint refused it.</summary>
-    private bool TryWriteAsOneBatch(NpgsqlConnection connection, IReadOnlyList<Append> batch)
+    /// <summary>Writes the transaction in one round trip; false, with nothing written, when anything in it was refused.</summary>
+    private bool TryWriteAtOnce(NpgsqlConnection connection, IReadOnlyList<Append> batch)
     {
+        if (LineWrite.From(batch) is not { } writes)
+        {
+            return false;
+        }
+
         using var transaction = connection.BeginTransaction(IsolationLevel.ReadCommitted);
         using var commands = new NpgsqlBatch(connection, transaction);
-        // Which batch command decides each append: its insert, or its expiry update when it has no entries.
-        var deciding = new int[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
+        var newLines = writes.Where(w => w.Expected == 0 && w.Entries.Count > 0).Select(w => w.Line).ToArray();
+        if (newLines.Length > 0)
         {
-            var append = batch[i];
-            deciding[i] = -1;
-            if (append.Entries.Count > 0)
-            {
-                if (append.ExpectedSequence == 0)
-                {
-                    var key = StockKey.Parse(append.Line);
-                    commands.BatchCommands.Add(Statement(LineSql, Text(append.Line), Text(key.Warehouse), Text(key.Sku)));
-                }
+            var keys = newLines.Select(StockKey.Parse).ToArray();
+            commands.BatchCommands.Add(Statement(LinesSql, Texts(newLines), Texts(keys.Select(k => k.Warehouse).ToArray()),
+                Texts(keys.Select(k => k.Sku).ToArray())));
+        }
 
-                deciding[i] = commands.BatchCommands.Count;
-                commands.BatchCommands.Add(Insert(append));
-            }
+        var entries = writes.Sum(w => w.Entries.Count);
+        var insert = -1;
+        if (entries > 0)
+        {
+            insert = commands.BatchCommands.Count;
+            commands.BatchCommands.Add(Insert(writes, entries));
+        }
 
-            if (append.Expiry is { } expiry)
-            {
-                if (deciding[i] < 0)
-                {
-                    deciding[i] = commands.BatchCommands.Count;
-                }
-
-                commands.BatchCommands.Add(Statement(ExpirySql, Text(append.Line),
-                    new NpgsqlParameter<long?>
-                    {
-                        NpgsqlDbType = NpgsqlDbType.Bigint,
-                        TypedValue = expiry.At is { } at ? LedgerFormat.Ticks(at) : null,
-                    },
-                    Long(append.ExpectedSequence + append.Entries.Count)));
-            }
+        var expiries = writes.Where(w => w.Expiry is not null).ToArray();
+        var expiry = -1;
+        if (expiries.Length > 0)
+        {
+            expiry = commands.BatchCommands.Count;
+            commands.BatchCommands.Add(Statement(ExpirySql, Texts(expiries.Select(w => w.Line).ToArray()),
+                Longs(expiries.Select(w => w.Expiry!.Value.At is { } at ? LedgerFormat.Ticks(at) : (long?)null).ToArray()),
+                Longs(expiries.Select(w => w.Expected + w.Entries.Count).ToArray())));
         }
 
         try
@@ -107,25 +107,21 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
             return false;
         }
 
-        for (var i = 0; i < batch.Count; i++)
+        // All or nothing: if any line lost its fence, the savepoint path finds out which, precisely.
+        if ((insert >= 0 && commands.BatchCommands[insert].RecordsAffected != entries) ||
+            (expiry >= 0 && commands.BatchCommands[expiry].RecordsAffected != expiries.Length))
         {
-            var append = batch[i];
-            var expected = append.Entries.Count > 0 ? append.Entries.Count : 1;
-            if (deciding[i] >= 0 && commands.BatchCommands[deciding[i]].RecordsAffected != expected)
-            {
-                append.Failure = new LedgerConflictException(
-                    $"Line {append.Line} is not at sequence {append.ExpectedSequence}: another writer appended first.");
-            }
+            transaction.Rollback();
+            return false;
         }
 
         transaction.Commit();
         return true;
     }
 
-    private static NpgsqlBatchCommand Insert(Append append)
+    private static NpgsqlBatchCommand Insert(IReadOnlyList<LineWrite> writes, int n)
     {
-        var e = append.Entries;
-        var n = e.Count;
+        var line = new string[n];
         var sequence = new long[n];
         var kind = new string[n];
         var quantity = new long[n];
@@ -150,41 +146,87 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         var counterparty = new string?[n];
         var approval = new string?[n];
         var alert = new long?[n];
-        for (var i = 0; i < n; i++)
+        var i = 0;
+        foreach (var write in writes)
         {
-            var x = e[i];
-            sequence[i] = x.Sequence;
-            kind[i] = LedgerFormat.Kind(x.Kind);
-            quantity[i] = x.Quantity;
-            reason[i] = x.Reason;
-            reservation[i] = x.ReservationId;
-            operation[i] = x.OperationId;
-            actor[i] = x.Actor;
-            reference[i] = x.Reference;
-            at[i] = LedgerFormat.Ticks(x.At);
-            onHand[i] = x.OnHandAfter;
-            reserved[i] = x.ReservedAfter;
-            committed[i] = x.CommittedAfter;
-            safety[i] = x.SafetyStockAfter;
-            policy[i] = LedgerFormat.Policy(x.PolicyAfter);
-            expires[i] = x.ExpiresAt is { } t ? LedgerFormat.Ticks(t) : null;
-            fingerprint[i] = x.Fingerprint;
-            note[i] = x.Note;
-            unit[i] = x.Unit;
-            unitQuantity[i] = x.UnitQuantity;
-            counted[i] = x.CountedQuantity;
-            countStart[i] = x.CountStartedAtSequence;
-            counterparty[i] = x.Counterparty;
-            approval[i] = x.ApprovalId;
-            alert[i] = x.AlertCauseAfter;
+            foreach (var x in write.Entries)
+            {
+                line[i] = write.Line;
+                sequence[i] = x.Sequence;
+                kind[i] = LedgerFormat.Kind(x.Kind);
+                quantity[i] = x.Quantity;
+                reason[i] = x.Reason;
+                reservation[i] = x.ReservationId;
+                operation[i] = x.OperationId;
+                actor[i] = x.Actor;
+                reference[i] = x.Reference;
+                at[i] = LedgerFormat.Ticks(x.At);
+                onHand[i] = x.OnHandAfter;
+                reserved[i] = x.ReservedAfter;
+                committed[i] = x.CommittedAfter;
+                safety[i] = x.SafetyStockAfter;
+                policy[i] = LedgerFormat.Policy(x.PolicyAfter);
+                expires[i] = x.ExpiresAt is { } t ? LedgerFormat.Ticks(t) : null;
+                fingerprint[i] = x.Fingerprint;
+                note[i] = x.Note;
+                unit[i] = x.Unit;
+                unitQuantity[i] = x.UnitQuantity;
+                counted[i] = x.CountedQuantity;
+                countStart[i] = x.CountStartedAtSequence;
+                counterparty[i] = x.Counterparty;
+                approval[i] = x.ApprovalId;
+                alert[i] = x.AlertCauseAfter;
+                i++;
+            }
         }
 
+        var fenced = writes.Where(w => w.Entries.Count > 0).ToArray();
         return Statement(InsertSql,
-            Text(append.Line), Long(append.ExpectedSequence),
-            Longs(sequence), Texts(kind), Longs(quantity), Texts(reason), Texts(reservation), Texts(operation), Texts(actor), Texts(reference),
-            Longs(at), Longs(onHand), Longs(reserved), Longs(committed), Longs(safety), Texts(policy), Longs(expires), Texts(fingerprint),
-            Texts(note), Texts(unit), Longs(unitQuantity), Longs(counted), Longs(countStart), Texts(counterparty), Texts(approval), Longs(alert),
-            new NpgsqlParameter<string?> { NpgsqlDbType = NpgsqlDbType.Text, TypedValue = append.PreviousOperationId });
+            Texts(line), Longs(sequence), Texts(kind), Longs(quantity), Texts(reason), Texts(reservation), Texts(operation), Texts(actor),
+            Texts(reference), Longs(at), Longs(onHand), Longs(reserved), Longs(committed), Longs(safety), Texts(policy), Longs(expires),
+            Texts(fingerprint), Texts(note), Texts(unit), Longs(unitQuantity), Longs(counted), Longs(countStart), Texts(counterparty),
+            Texts(approval), Longs(alert),
+            Texts(fenced.Select(w => w.Line).ToArray()), Longs(fenced.Select(w => w.Expected).ToArray()),
+            Texts(fenced.Select(w => w.Previous).ToArray()));
+    }
+
+    /// <summary>
+    /// What one transaction writes to one line: its appends in the order the line made them, joined into one run of
+    /// entries behind one fence. They are contiguous (each starts where the one before it ends), so the first append's
+    /// fence covers the rest, and they stand or fall together.
+    /// </summary>
+    private sealed record LineWrite(string Line, long Expected, string? Previous, List<LedgerEntry> Entries)
+    {
+        public ExpiryUpdate? Expiry { get; set; }
+
+        /// <summary>The appends by line, or null when two appends of one line are not contiguous (the generic path then decides).</summary>
+        public static IReadOnlyList<LineWrite>? From(IReadOnlyList<Append> batch)
+        {
+            var byLine = new Dictionary<string, LineWrite>(StringComparer.Ordinal);
+            var ordered = new List<LineWrite>(batch.Count);
+            foreach (var append in batch)
+            {
+                if (byLine.TryGetValue(append.Line, out var write))
+                {
+                    if (append.ExpectedSequence != write.Expected + write.Entries.Count)
+                    {
+                        return null;
+                    }
+
+                    write.Entries.AddRange(append.Entries);
+                }
+                else
+                {
+                    write = new LineWrite(append.Line, append.ExpectedSequence, append.PreviousOperationId, [.. append.Entries]);
+                    byLine.Add(append.Line, write);
+                    ordered.Add(write);
+                }
+
+                write.Expiry = append.Expiry ?? write.Expiry;
+            }
+
+            return ordered;
+        }
     }
 
     private static NpgsqlBatchCommand Statement(string sql, params NpgsqlParameter[] parameters)

@@ -84,7 +84,9 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
 
     public Task<IReadOnlyList<LedgerEntry>> FindAsync(string line, string id, CancellationToken cancellationToken = default) =>
         QueryEntriesAsync(
-            $"SELECT {Columns} FROM stock_ledger WHERE line = @line AND (operation_id = @id OR reservation_id = @id OR approval_id = @id) ORDER BY sequence",
+            // The middle condition says what the first leaves out, in the words of the partial index that serves it.
+            $"SELECT {Columns} FROM stock_ledger WHERE line = @line " +
+            "AND (operation_id = @id OR (reservation_id = @id AND reservation_id <> operation_id) OR approval_id = @id) ORDER BY sequence",
             cancellationToken, ("line", line), ("id", id));
 
     public async Task<IReadOnlyList<string>> LinesAsync(string afterLine, int limit, CancellationToken cancellationToken = default) =>

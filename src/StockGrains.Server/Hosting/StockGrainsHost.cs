@@ -67,7 +67,7 @@ public static partial class StockGrainsHost
             builder.UseOrleans(silo =>
             {
                 Identify(silo, settings);
-                Observe(silo);
+                Observe(silo, builder.Environment.IsDevelopment());
 
                 // Failure detection can be tuned per environment (section Orleans:Membership), e.g. faster in crash tests.
                 silo.Services.Configure<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
@@ -93,7 +93,7 @@ public static partial class StockGrainsHost
             builder.UseOrleans(silo =>
             {
                 Identify(silo, settings);
-                Observe(silo);
+                Observe(silo, builder.Environment.IsDevelopment());
                 silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
                 OrleansStorage.Configure(silo, SqliteDatabase.Invariant, database.ConnectionString);
             });
@@ -219,11 +219,17 @@ public static partial class StockGrainsHost
     [LoggerMessage(Level = LogLevel.Warning, Message = "The expiry sweeper could not be scheduled now; another silo, or the next start, will.")]
     private static partial void LogSweeperNotStarted(ILogger logger, Exception exception);
 
-    /// <summary>Traces flow from HTTP through grain calls; the Orleans dashboard shows the cluster to operators.</summary>
-    private static void Observe(ISiloBuilder silo)
+    /// <summary>
+    /// Traces flow from HTTP through grain calls. The Orleans dashboard shows the cluster to developers; it is served in
+    /// Development only, and only there does the silo pay for it (it profiles every grain call in a filter of its own).
+    /// </summary>
+    private static void Observe(ISiloBuilder silo, bool development)
     {
         silo.AddActivityPropagation();
-        silo.AddDashboard(_ => { });
+        if (development)
+        {
+            silo.AddDashboard(_ => { });
+        }
     }
 
     private static void Identify(ISiloBuilder silo, StockGrainsOptions settings) =>
