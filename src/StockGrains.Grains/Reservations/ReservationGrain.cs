@@ -18,7 +18,7 @@ namespace StockGrains.Grains.Reservations;
 /// by a crash is resumed by the next call from its stored progress, so it ends all held or all released.
 /// </summary>
 public sealed partial class ReservationGrain(
-    [PersistentState("reservation", StorageNames.Snapshots)] IPersistentState<ReservationState> state,
+    [PersistentState("reservation", StorageNames.Orders)] IPersistentState<ReservationState> state,
     StockGrainsTime time,
     IOptions<ReservationOptions> options,
     ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable

@@ -27,6 +27,17 @@ public interface ILedgerStore
     Task AppendAsync(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries, ExpiryUpdate? expiry = null,
         string? previousOperationId = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Writes a grain's state through the same writer as the ledger, so that many grains' writes share one commit:
+    /// <paramref name="expectedVersion"/> is the version the grain read (null: it found none), and the write fails
+    /// with <see cref="GrainStateConflictException"/> unless the stored state is still at it. Returns the new version.
+    /// A null <paramref name="payload"/> clears the state.
+    /// </summary>
+    Task<long> WriteGrainStateAsync(string id, long? expectedVersion, byte[]? payload, CancellationToken cancellationToken = default);
+
+    /// <summary>A grain's stored state and its version, or null when it was never written.</summary>
+    Task<StoredGrainState?> ReadGrainStateAsync(string id, CancellationToken cancellationToken = default);
+
     /// <summary>Lines whose earliest pending hold expires at or before <paramref name="now"/>, earliest first.</summary>
     Task<IReadOnlyList<string>> DueLinesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default);
 
@@ -82,6 +93,12 @@ public sealed class LedgerStoreCounters
 
     internal void Committed() => Interlocked.Increment(ref _transactions);
 }
+
+/// <summary>A grain's state as stored: its version and its serialized payload (null when cleared).</summary>
+public sealed record StoredGrainState(long Version, byte[]? Payload);
+
+/// <summary>The grain-state write lost its fence: another activation wrote the state since it was read.</summary>
+public sealed class GrainStateConflictException(string message) : Exception(message);
 
 /// <summary>The append lost the fence: another writer moved the line, or the operation id is already in the ledger.</summary>
 public sealed class LedgerConflictException(string message) : Exception(message);

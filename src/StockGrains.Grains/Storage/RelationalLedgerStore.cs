@@ -20,20 +20,44 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// <summary>Most appends folded into one transaction, so one slow commit never holds an unbounded crowd.</summary>
     public const int MaxAppendsPerTransaction = 512;
 
-    protected const string Columns =
-        "sequence, kind, quantity, reason, reservation_id, operation_id, actor, reference, at_ticks, on_hand_after, " +
-        "reserved_after, committed_after, safety_stock_after, policy_after, expires_at_ticks, fingerprint, note, unit, unit_quantity, " +
-        "counted_quantity, count_started_at_sequence, counterparty, approval_id, alert_cause_after";
-
-    private static readonly string[] InsertParameters =
+    /// <summary>
+    /// Every ledger column after <c>line</c>, in the order <see cref="Columns"/> lists them and reads return them, with
+    /// the parameter that binds it and how an entry fills it: the one place that maps an entry to a row.
+    /// </summary>
+    protected static readonly LedgerColumn[] LedgerColumns =
     [
-        "line", "sequence", "kind", "quantity", "reason", "reservation_id", "operation_id", "actor", "reference", "at", "on_hand", "reserved",
-        "committed", "safety", "policy", "expires", "fingerprint", "note", "unit", "unit_quantity", "counted", "count_start", "counterparty",
-        "approval_id", "alert",
+        LedgerColumn.Number("sequence", "sequence", e => e.Sequence),
+        LedgerColumn.Text("kind", "kind", e => LedgerFormat.Kind(e.Kind)),
+        LedgerColumn.Number("quantity", "quantity", e => e.Quantity),
+        LedgerColumn.Text("reason", "reason", e => e.Reason),
+        LedgerColumn.Text("reservation_id", "reservation_id", e => e.ReservationId),
+        LedgerColumn.Text("operation_id", "operation_id", e => e.OperationId),
+        LedgerColumn.Text("actor", "actor", e => e.Actor),
+        LedgerColumn.Text("reference", "reference", e => e.Reference),
+        LedgerColumn.Number("at_ticks", "at", e => LedgerFormat.Ticks(e.At)),
+        LedgerColumn.Number("on_hand_after", "on_hand", e => e.OnHandAfter),
+        LedgerColumn.Number("reserved_after", "reserved", e => e.ReservedAfter),
+        LedgerColumn.Number("committed_after", "committed", e => e.CommittedAfter),
+        LedgerColumn.Number("safety_stock_after", "safety", e => e.SafetyStockAfter),
+        LedgerColumn.Text("policy_after", "policy", e => LedgerFormat.Policy(e.PolicyAfter)),
+        LedgerColumn.Number("expires_at_ticks", "expires", e => e.ExpiresAt is { } x ? LedgerFormat.Ticks(x) : null),
+        LedgerColumn.Text("fingerprint", "fingerprint", e => e.Fingerprint),
+        LedgerColumn.Text("note", "note", e => e.Note),
+        LedgerColumn.Text("unit", "unit", e => e.Unit),
+        LedgerColumn.Number("unit_quantity", "unit_quantity", e => e.UnitQuantity),
+        LedgerColumn.Number("counted_quantity", "counted", e => e.CountedQuantity),
+        LedgerColumn.Number("count_started_at_sequence", "count_start", e => e.CountStartedAtSequence),
+        LedgerColumn.Text("counterparty", "counterparty", e => e.Counterparty),
+        LedgerColumn.Text("approval_id", "approval_id", e => e.ApprovalId),
+        LedgerColumn.Number("alert_cause_after", "alert", e => e.AlertCauseAfter),
     ];
 
+    protected static readonly string Columns = string.Join(", ", LedgerColumns.Select(c => c.Name));
+
+    private static readonly string[] InsertParameters = ["line", .. LedgerColumns.Select(c => c.Parameter)];
+
     private readonly ILogger _logger;
-    private readonly Channel<Append> _queue = Channel.CreateBounded<Append>(
+    private readonly Channel<PendingWrite> _queue = Channel.CreateBounded<PendingWrite>(
         new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private Task? _writer;
 
@@ -64,8 +88,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             return;
         }
 
-        // The loop starts on first use, so a subclass is fully constructed before it runs.
-        _writer ??= Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        StartWriter();
         using var activity = StockGrainsTelemetry.ActivitySource.StartActivity("ledger append");
         activity?.SetTag("stockgrains.line", line);
         activity?.SetTag("stockgrains.entries", entries.Count);
@@ -73,6 +96,20 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         await _queue.Writer.WriteAsync(append, cancellationToken);
         await append.Done.Task;
     }
+
+    public async Task<long> WriteGrainStateAsync(string id, long? expectedVersion, byte[]? payload, CancellationToken cancellationToken = default)
+    {
+        StartWriter();
+        var write = new StateWrite(id, expectedVersion, payload);
+        await _queue.Writer.WriteAsync(write, cancellationToken);
+        await write.Done.Task;
+        return (expectedVersion ?? 0) + 1;
+    }
+
+    public async Task<StoredGrainState?> ReadGrainStateAsync(string id, CancellationToken cancellationToken = default) =>
+        (await QueryAsync("SELECT version, payload FROM grain_states WHERE id = @id",
+            r => new StoredGrainState(r.GetInt64(0), r.IsDBNull(1) ? null : (byte[])r.GetValue(1)), cancellationToken, ("id", id)))
+        .SingleOrDefault();
 
     public async Task<IReadOnlyList<string>> DueLinesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default) =>
         await QueryAsync("SELECT line FROM stock_lines WHERE next_expiry <= @now ORDER BY next_expiry LIMIT @limit", r => r.GetString(0),
@@ -145,6 +182,10 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>The writer loop starts on first use, so a subclass is fully constructed before it runs.</summary>
+    private void StartWriter() =>
+        _writer ??= Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+
     private static string Prefixed(string alias) => string.Join(", ", Columns.Split(", ").Select(c => $"{alias}.{c}"));
 
     private async Task<IReadOnlyList<LedgerEntry>> QueryEntriesAsync(string sql, CancellationToken cancellationToken, params (string Name, object Value)[] parameters) =>
@@ -182,7 +223,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
 
     private async Task WriteLoopAsync()
     {
-        var batch = new List<Append>(MaxAppendsPerTransaction);
+        var batch = new List<PendingWrite>(MaxAppendsPerTransaction);
         DbConnection? connection = null;
         while (await _queue.Reader.WaitToReadAsync())
         {
@@ -197,16 +238,20 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
                 connection ??= await OpenWriterAsync();
                 Write(connection, batch);
                 Counters.Committed();
-                foreach (var append in batch)
+                foreach (var write in batch)
                 {
-                    if (append.Failure is null)
+                    if (write.Failure is null)
                     {
-                        Counters.Appended(append.Entries.Count);
-                        append.Done.TrySetResult();
+                        if (write is Append append)
+                        {
+                            Counters.Appended(append.Entries.Count);
+                        }
+
+                        write.Done.TrySetResult();
                     }
                     else
                     {
-                        append.Done.TrySetException(append.Failure);
+                        write.Done.TrySetException(write.Failure);
                     }
                 }
             }
@@ -235,13 +280,14 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     }
 
     /// <summary>
-    /// Writes one transaction of appends and commits it, setting <see cref="Append.Failure"/> on each append that lost
-    /// the fence. The generic form checks each append's head and isolates it in a savepoint, a few statements per
-    /// append; a dialect may send the whole batch at once and fall back to this when a constraint refuses one.
+    /// Writes one transaction of appends and grain states and commits it, setting <see cref="PendingWrite.Failure"/> on
+    /// each write that lost its fence. The generic form checks each append's head and isolates it in a savepoint, a few
+    /// statements per append; a dialect may send the whole batch at once and fall back to this when one is refused.
     /// </summary>
-    protected virtual void Write(DbConnection connection, IReadOnlyList<Append> batch)
+    protected virtual void Write(DbConnection connection, IReadOnlyList<PendingWrite> batch)
     {
         using var transaction = BeginWrite(connection);
+        WriteStates(connection, transaction, batch.OfType<StateWrite>());
         using var head = Command(connection, transaction, "SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = @line", "line");
         using var previous = Command(connection, transaction, "SELECT operation_id FROM stock_ledger WHERE line = @line AND sequence = @sequence", "line", "sequence");
         // One multi-row INSERT per append, in chunks: one round trip carries many entries (a remote database pays
@@ -256,7 +302,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             "INSERT INTO stock_lines (line, warehouse, sku) VALUES (@line, @warehouse, @sku) ON CONFLICT DO NOTHING", "line", "warehouse", "sku");
         using var expiryRow = Command(connection, transaction, "UPDATE stock_lines SET next_expiry = @at WHERE line = @line", "at", "line");
 
-        foreach (var append in batch)
+        foreach (var append in batch.OfType<Append>())
         {
             head.Parameters["line"].Value = append.Line;
             var current = Convert.ToInt64(head.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
@@ -348,30 +394,10 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     {
         var p = new RowParameters(parameters, row);
         p["line"].Value = line;
-        p["sequence"].Value = e.Sequence;
-        p["kind"].Value = LedgerFormat.Kind(e.Kind);
-        p["quantity"].Value = e.Quantity;
-        p["reason"].Value = (object?)e.Reason ?? DBNull.Value;
-        p["reservation_id"].Value = (object?)e.ReservationId ?? DBNull.Value;
-        p["operation_id"].Value = e.OperationId;
-        p["actor"].Value = e.Actor;
-        p["reference"].Value = (object?)e.Reference ?? DBNull.Value;
-        p["at"].Value = LedgerFormat.Ticks(e.At);
-        p["on_hand"].Value = e.OnHandAfter;
-        p["reserved"].Value = e.ReservedAfter;
-        p["committed"].Value = e.CommittedAfter;
-        p["safety"].Value = e.SafetyStockAfter;
-        p["policy"].Value = LedgerFormat.Policy(e.PolicyAfter);
-        p["expires"].Value = e.ExpiresAt is { } x ? LedgerFormat.Ticks(x) : DBNull.Value;
-        p["fingerprint"].Value = e.Fingerprint;
-        p["note"].Value = (object?)e.Note ?? DBNull.Value;
-        p["unit"].Value = (object?)e.Unit ?? DBNull.Value;
-        p["unit_quantity"].Value = (object?)e.UnitQuantity ?? DBNull.Value;
-        p["counted"].Value = (object?)e.CountedQuantity ?? DBNull.Value;
-        p["count_start"].Value = (object?)e.CountStartedAtSequence ?? DBNull.Value;
-        p["counterparty"].Value = (object?)e.Counterparty ?? DBNull.Value;
-        p["approval_id"].Value = (object?)e.ApprovalId ?? DBNull.Value;
-        p["alert"].Value = (object?)e.AlertCauseAfter ?? DBNull.Value;
+        foreach (var column in LedgerColumns)
+        {
+            p[column.Parameter].Value = column.IsText ? column.TextOf(e) ?? (object)DBNull.Value : column.NumberOf(e) ?? (object)DBNull.Value;
+        }
     }
 
     /// <summary>The parameters of one row of a multi-row INSERT, named <c>{name}_{row}</c>.</summary>
@@ -390,7 +416,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         {
             var parameter = command.CreateParameter();
             parameter.ParameterName = name;
-            parameter.DbType = TextParameters.Contains(ColumnOf(name)) ? DbType.String : DbType.Int64;
+            parameter.DbType = name == "payload" ? DbType.Binary : TextParameters.Contains(ColumnOf(name)) ? DbType.String : DbType.Int64;
             parameter.Value = DBNull.Value;
             command.Parameters.Add(parameter);
         }
@@ -406,10 +432,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     }
 
     private static readonly HashSet<string> TextParameters =
-    [
-        "line", "warehouse", "sku", "kind", "reason", "reservation_id", "operation_id", "actor", "reference", "policy", "fingerprint", "note",
-        "unit", "counterparty", "approval_id",
-    ];
+        ["line", "warehouse", "sku", "id", .. LedgerColumns.Where(c => c.IsText).Select(c => c.Parameter)];
 
     /// <summary>Reads one entry whose <see cref="Columns"/> start at column <paramref name="o"/>.</summary>
     private static LedgerEntry ReadEntry(DbDataReader reader, int o) =>
@@ -444,8 +467,95 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     [LoggerMessage(Level = LogLevel.Error, Message = "A ledger transaction of {Appends} appends failed; every caller in it is told the outcome is unknown.")]
     private partial void LogTransactionFailed(Exception exception, int appends);
 
+    /// <summary>One column of the ledger: a text or a 64-bit integer, read off an entry.</summary>
+    protected sealed class LedgerColumn
+    {
+        private readonly Func<LedgerEntry, string?>? _text;
+        private readonly Func<LedgerEntry, long?>? _number;
+
+        private LedgerColumn(string name, string parameter, Func<LedgerEntry, string?>? text, Func<LedgerEntry, long?>? number) =>
+            (Name, Parameter, _text, _number) = (name, parameter, text, number);
+
+        public string Name { get; }
+
+        public string Parameter { get; }
+
+        public bool IsText => _text is not null;
+
+        public static LedgerColumn Text(string name, string parameter, Func<LedgerEntry, string?> value) => new(name, parameter, value, null);
+
+        public static LedgerColumn Number(string name, string parameter, Func<LedgerEntry, long?> value) => new(name, parameter, null, value);
+
+        public string? TextOf(LedgerEntry entry) => _text!(entry);
+
+        public long? NumberOf(LedgerEntry entry) => _number!(entry);
+    }
+
+    /// <summary>
+    /// The grain states: a first write inserts version 1 unless the id exists, a later one replaces the version it read.
+    /// Neither statement can raise an error, so no savepoint is needed; a write that changes no row lost its fence.
+    /// </summary>
+    private static void WriteStates(DbConnection connection, DbTransaction transaction, IEnumerable<StateWrite> writes)
+    {
+        DbCommand? insert = null;
+        DbCommand? update = null;
+        try
+        {
+            foreach (var write in writes)
+            {
+                var command = write.ExpectedVersion is null
+                    ? insert ??= Command(connection, transaction,
+                        "INSERT INTO grain_states (id, version, payload) VALUES (@id, 1, @payload) ON CONFLICT DO NOTHING", "id", "payload")
+                    : update ??= Command(connection, transaction,
+                        "UPDATE grain_states SET version = @expected + 1, payload = @payload WHERE id = @id AND version = @expected", "id", "expected",
+                        "payload");
+                command.Parameters["id"].Value = write.Id;
+                command.Parameters["payload"].Value = (object?)write.Payload ?? DBNull.Value;
+                if (write.ExpectedVersion is { } expected)
+                {
+                    command.Parameters["expected"].Value = expected;
+                }
+
+                if (command.ExecuteNonQuery() != 1)
+                {
+                    write.Failure = write.Conflict();
+                }
+            }
+        }
+        finally
+        {
+            insert?.Dispose();
+            update?.Dispose();
+        }
+    }
+
+    /// <summary>A write waiting for the silo-wide writer: whether it lost its fence, and its caller's completion.</summary>
+    protected abstract class PendingWrite
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Exception? Failure { get; set; }
+    }
+
+    /// <summary>
+    /// One grain state replacing the version its grain read (none: the first write). The version after the write is
+    /// one more, so the caller knows its new ETag without asking.
+    /// </summary>
+    protected sealed class StateWrite(string id, long? expectedVersion, byte[]? payload) : PendingWrite
+    {
+        public string Id { get; } = id;
+
+        public long? ExpectedVersion { get; } = expectedVersion;
+
+        /// <summary>The serialized state; null when the state is cleared.</summary>
+        public byte[]? Payload { get; } = payload;
+
+        public GrainStateConflictException Conflict() =>
+            new($"Grain state {Id} is not at version {ExpectedVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(none)"}: another activation wrote it.");
+    }
+
     /// <summary>One line's append waiting for the writer: the fence, the entries, and the caller's completion.</summary>
-    protected sealed class Append(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries)
+    protected sealed class Append(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries) : PendingWrite
     {
         public string Line { get; } = line;
 
@@ -457,9 +567,5 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         public long ExpectedSequence { get; } = expectedSequence;
 
         public IReadOnlyList<LedgerEntry> Entries { get; } = entries;
-
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Exception? Failure { get; set; }
     }
 }

@@ -1,4 +1,5 @@
 using StockGrains.Grains;
+using Orleans.Runtime.Hosting;
 using StockGrains.Grains.Storage;
 
 namespace StockGrains.Server.Hosting;
@@ -18,6 +19,11 @@ public static class OrleansStorage
             o.ConnectionString = connectionString;
             o.GrainStorageSerializer = new SnapshotSerializer();
         });
+        // Orders are written many at a time, so they share the ledger writer's commits; states written before that
+        // was so are still read from the ADO.NET storage above.
+        silo.Services.AddGrainStorage(StorageNames.Orders, (services, _) => new GroupCommitGrainStorage(
+            services.GetRequiredService<ILedgerStore>(), new SnapshotSerializer(),
+            services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(StorageNames.Snapshots)));
         silo.UseAdoNetReminderService(o =>
         {
             o.Invariant = invariant;

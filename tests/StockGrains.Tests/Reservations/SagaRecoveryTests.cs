@@ -11,9 +11,12 @@ namespace StockGrains.Tests.Reservations;
 /// <summary>An order whose silo died mid-saga is finished by the next silo from its stored progress.</summary>
 public sealed class SagaRecoveryTests
 {
-    // Proves a saga interrupted after its first line was held ends complete or fully released after a restart, never partial, and a replay returns that final outcome.
-    [Fact]
-    public async Task An_interrupted_order_ends_all_held_or_all_released_after_a_restart()
+    // Proves a saga interrupted after its first line was held ends complete or fully released after a restart, never partial, and a replay returns that final outcome;
+    // also for an order whose state was stored by the ADO.NET storage that held orders before group commit.
+    [Theory]
+    [InlineData(StorageNames.Orders)]
+    [InlineData(StorageNames.Snapshots)]
+    public async Task An_interrupted_order_ends_all_held_or_all_released_after_a_restart(string storedIn)
     {
         var dataDirectory = ServerHost.NewDataDirectory();
         var complete = new PlaceReservation([new("s", "w1", 2), new("s", "w2", 3)], 600, "checkout");
@@ -27,8 +30,8 @@ public sealed class SagaRecoveryTests
             }
 
             // What the saga had done when the process died: its request stored, its first line held, nothing more.
-            await InterruptedAsync(before, "order-complete", complete);
-            await InterruptedAsync(before, "order-doomed", doomed);
+            await InterruptedAsync(before, storedIn, "order-complete", complete);
+            await InterruptedAsync(before, storedIn, "order-doomed", doomed);
             Assert.Equal(2, (await before.Grains.GetGrain<IStockLineGrain>("w1/s").GetAsync()).Reserved);
             Assert.Equal(2, (await before.Grains.GetGrain<IStockLineGrain>("w1/t").GetAsync()).Reserved);
         }
@@ -47,7 +50,7 @@ public sealed class SagaRecoveryTests
         Assert.Equal(ReservationOutcome.InsufficientStock, (await after.Grains.GetGrain<IReservationGrain>("order-doomed").PlaceAsync(doomed)).Outcome);
     }
 
-    private static async Task InterruptedAsync(ServerHost host, string reservationId, PlaceReservation request)
+    private static async Task InterruptedAsync(ServerHost host, string storedIn, string reservationId, PlaceReservation request)
     {
         var now = host.Clock.GetUtcNow();
         var state = new GrainState<ReservationState>
@@ -63,7 +66,7 @@ public sealed class SagaRecoveryTests
                 Attempts = request.Lines.Select(l => new LineAttempt { Sku = l.Sku, Warehouse = l.Warehouse!, Quantity = l.Quantity }).ToList(),
             },
         };
-        var storage = host.App.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Snapshots);
+        var storage = host.App.Services.GetRequiredKeyedService<IGrainStorage>(storedIn);
         await storage.WriteStateAsync("reservation", host.Grains.GetGrain<IReservationGrain>(reservationId).GetGrainId(), state);
         var first = request.Lines[0];
         var held = await host.Grains.GetGrain<IStockLineGrain>($"{first.Warehouse}/{first.Sku}")

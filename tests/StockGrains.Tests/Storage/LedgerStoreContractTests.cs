@@ -89,6 +89,65 @@ public abstract class LedgerStoreContractTests
         Assert.Single(await store.ReadAsync(refused, 0, 10));
     }
 
+    // Proves grain states are fenced by version: a write over a version already replaced fails, and of two first writes exactly one wins.
+    [Fact]
+    public async Task A_grain_state_write_over_a_stale_version_fails_and_one_first_write_wins()
+    {
+        var store = await StoreAsync();
+        var second = SecondStore();
+        var id = $"reservation/{Fresh.Id("order")}";
+        Assert.Null(await store.ReadGrainStateAsync(id));
+        var firsts = await Task.WhenAll(new[] { store, second }.Select(async (s, i) =>
+        {
+            try
+            {
+                return await s.WriteGrainStateAsync(id, null, [(byte)i]);
+            }
+            catch (GrainStateConflictException)
+            {
+                return 0;
+            }
+        }));
+        Assert.Equal([0L, 1L], firsts.Order());
+        var winner = (await store.ReadGrainStateAsync(id))!;
+        Assert.Equal(1, winner.Version);
+
+        Assert.Equal(2, await store.WriteGrainStateAsync(id, 1, [7, 8]));
+        await Assert.ThrowsAsync<GrainStateConflictException>(() => second.WriteGrainStateAsync(id, 1, [9]));
+        Assert.Equal(3, await store.WriteGrainStateAsync(id, 2, null));
+        var cleared = (await store.ReadGrainStateAsync(id))!;
+        Assert.Equal(3, cleared.Version);
+        Assert.Null(cleared.Payload);
+    }
+
+    // Proves grain states and ledger appends written at the same moment are all durable, and a stale state write fails alone among them.
+    [Fact]
+    public async Task Grain_states_and_appends_share_transactions_and_a_stale_state_fails_alone()
+    {
+        var store = await StoreAsync();
+        var stale = $"reservation/{Fresh.Id("stale")}";
+        await store.WriteGrainStateAsync(stale, null, [1]);
+        var ids = Enumerable.Range(0, 40).Select(i => $"reservation/{Fresh.Id("order")}-{i}").ToArray();
+        var lines = Enumerable.Range(0, 40).Select(i => $"{Fresh.Id("w")}/mixed-{i}").ToArray();
+        var refused = store.WriteGrainStateAsync(stale, 5, [2]);
+        var writes = ids.Select(id => store.WriteGrainStateAsync(id, null, [3, 4])).ToArray();
+        var appends = lines.Select(line => store.AppendAsync(line, 0, [Receipt(1, "first")])).ToArray();
+        await Assert.ThrowsAsync<GrainStateConflictException>(() => refused);
+        Assert.All(await Task.WhenAll(writes), version => Assert.Equal(1, version));
+        await Task.WhenAll(appends);
+        foreach (var id in ids)
+        {
+            Assert.Equal([3, 4], (await store.ReadGrainStateAsync(id))!.Payload);
+        }
+
+        foreach (var line in lines)
+        {
+            Assert.Single(await store.ReadAsync(line, 0, 10));
+        }
+
+        Assert.Equal([1], (await store.ReadGrainStateAsync(stale))!.Payload);
+    }
+
     // Proves two silos writing the first entry of one line at the same moment cannot both succeed: exactly one wins.
     [Fact]
     public async Task Two_writers_racing_for_the_first_entry_of_a_line_cannot_both_win()

@@ -1,0 +1,9 @@
+-- Schema version 5: the state of order reservations, written by the same silo-wide writer as the ledger so that
+-- the states of many orders share one commit (through Orleans' own grain storage, each write was a transaction and
+-- a WAL flush of its own, and that capped orders at the database's commit rate). Keyed by the grain's identity, with
+-- a version that every write must name: two activations cannot both write over the same version.
+CREATE TABLE grain_states (
+    id      text   NOT NULL PRIMARY KEY,
+    version bigint NOT NULL CHECK (version > 0),
+    payload bytea  NULL
+);
