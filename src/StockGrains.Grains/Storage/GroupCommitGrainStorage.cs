@@ -7,32 +7,22 @@ namespace StockGrains.Grains.Storage;
 /// Grain storage whose writes go through the ledger's silo-wide writer: the states of many grains, and the ledger
 /// appends of many lines, share one transaction and one commit. Order reservations use it. Through Orleans' own
 /// ADO.NET storage every order write was a transaction of its own, so orders were capped at the database's commit
-/// rate, whatever the stock lines could do.
+/// rate, whatever the stock lines could do. Orders stored there before this storage existed were moved over by the
+/// schema script that created its table (<c>*-005-grain-states.sql</c>).
 /// <para>
 /// A write names the version its grain read and fails with <see cref="InconsistentStateException"/> unless the stored
 /// state is still at that version, so a second activation can never write over the first. A write completes only
-/// after its commit. States written before this storage existed are still found in <paramref name="earlier"/> (the
-/// ADO.NET storage they were written to); the first write here moves them over.
+/// after its commit.
 /// </para>
 /// </summary>
-public sealed class GroupCommitGrainStorage(ILedgerStore store, IGrainStorageSerializer serializer, IGrainStorage earlier) : IGrainStorage
+public sealed class GroupCommitGrainStorage(ILedgerStore store, IGrainStorageSerializer serializer) : IGrainStorage
 {
-    /// <summary>The ETag of a state read from the earlier storage: the first write here inserts it.</summary>
-    private const string EarlierETag = "earlier";
-
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var stored = await store.ReadGrainStateAsync(Id(stateName, grainId));
-        if (stored is null)
-        {
-            await earlier.ReadStateAsync(stateName, grainId, grainState);
-            grainState.ETag = grainState.RecordExists ? EarlierETag : null;
-            return;
-        }
-
-        grainState.ETag = stored.Version.ToString(CultureInfo.InvariantCulture);
-        grainState.RecordExists = stored.Payload is not null;
-        grainState.State = stored.Payload is { } payload ? serializer.Deserialize<T>(BinaryData.FromBytes(payload)) : Activator.CreateInstance<T>();
+        grainState.ETag = stored?.Version.ToString(CultureInfo.InvariantCulture);
+        grainState.RecordExists = stored?.Payload is not null;
+        grainState.State = stored?.Payload is { } payload ? serializer.Deserialize<T>(BinaryData.FromBytes(payload)) : Activator.CreateInstance<T>();
     }
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
@@ -46,7 +36,7 @@ public sealed class GroupCommitGrainStorage(ILedgerStore store, IGrainStorageSer
 
     private async Task StoreAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, byte[]? payload)
     {
-        long? expected = grainState.ETag is null or EarlierETag ? null : long.Parse(grainState.ETag, CultureInfo.InvariantCulture);
+        long? expected = grainState.ETag is null ? null : long.Parse(grainState.ETag, CultureInfo.InvariantCulture);
         try
         {
             var version = await store.WriteGrainStateAsync(Id(stateName, grainId), expected, payload);
@@ -59,6 +49,6 @@ public sealed class GroupCommitGrainStorage(ILedgerStore store, IGrainStorageSer
         }
     }
 
-    /// <summary>The stored identity: the state's name and the grain's id, both canonical and stable.</summary>
+    /// <summary>The stored identity: the state's name and the grain's id (<c>reservation/reservation/{key}</c>), both stable.</summary>
     private static string Id(string stateName, GrainId grainId) => $"{stateName}/{grainId}";
 }

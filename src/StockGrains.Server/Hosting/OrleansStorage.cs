@@ -19,11 +19,9 @@ public static class OrleansStorage
             o.ConnectionString = connectionString;
             o.GrainStorageSerializer = new SnapshotSerializer();
         });
-        // Orders are written many at a time, so they share the ledger writer's commits; states written before that
-        // was so are still read from the ADO.NET storage above.
+        // Orders are written many at a time, so they share the ledger writer's commits.
         silo.Services.AddGrainStorage(StorageNames.Orders, (services, _) => new GroupCommitGrainStorage(
-            services.GetRequiredService<ILedgerStore>(), new SnapshotSerializer(),
-            services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(StorageNames.Snapshots)));
+            services.GetRequiredService<ILedgerStore>(), new SnapshotSerializer()));
         silo.UseAdoNetReminderService(o =>
         {
             o.Invariant = invariant;

@@ -7,3 +7,12 @@ CREATE TABLE grain_states (
     version bigint NOT NULL CHECK (version > 0),
     payload bytea  NULL
 );
+
+-- Orders placed before this version live in Orleans' grain storage; they move here once, as this script is applied,
+-- so that no read ever has to look in two places. The id is the one the grain storage uses: the state's name, then
+-- the grain's id ('reservation/' and its key).
+INSERT INTO grain_states (id, version, payload)
+SELECT 'reservation/reservation/' || GrainIdExtensionString, CASE WHEN Version > 0 THEN Version ELSE 1 END, PayloadBinary
+FROM OrleansStorage
+WHERE GrainTypeString = 'reservation' AND GrainIdExtensionString IS NOT NULL
+ON CONFLICT DO NOTHING;
