@@ -108,13 +108,15 @@ public static partial class StockGrainsHost
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("stockgrains", serviceInstanceId: $"{settings.AdvertisedAddress}:{settings.SiloPort}"))
-            .WithMetrics(m => m.AddMeter(StockGrainsTelemetry.Name, "Microsoft.Orleans").AddAspNetCoreInstrumentation().AddPrometheusExporter())
-            .WithTracing(t => t.AddSource(StockGrainsTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application").AddAspNetCoreInstrumentation());
+            .WithMetrics(m => m.AddMeter(StockGrainsTelemetry.Name, "Microsoft.Orleans").AddAspNetCoreInstrumentation().AddPrometheusExporter());
 
-        // OTLP only when an endpoint is configured (the standard OTEL_EXPORTER_OTLP_ENDPOINT variable, or the setting).
+        // OTLP only when an endpoint is configured (the standard OTEL_EXPORTER_OTLP_ENDPOINT variable, or the setting),
+        // and traces only then: a span nobody exports still costs every grain call and every append its activities.
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
-            telemetry.UseOtlpExporter();
+            telemetry
+                .WithTracing(t => t.AddSource(StockGrainsTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application").AddAspNetCoreInstrumentation())
+                .UseOtlpExporter();
         }
         return builder;
     }
