@@ -7,17 +7,18 @@ using StockGrains.Stock;
 namespace StockGrains.Grains.Storage;
 
 /// <summary>
-/// The ledger on a relational database, for every dialect. Every append of every line goes through one silo-wide
-/// writer loop that folds whatever is queued into one transaction: one commit (one fsync) covers many lines, and a
-/// caller is completed only after that commit. Within the transaction each append checks the fence — the line must
-/// be at the expected sequence — inside its own savepoint, so one stale writer fails alone.
+/// The ledger on a relational database, for every dialect. Every append of every line, and every write of an order's
+/// state, goes through one silo-wide writer loop that folds whatever is queued into one transaction: one commit (one
+/// fsync) covers many lines and orders, and a caller is completed only after that commit. Within the transaction each
+/// append checks the fence — the line must be at the expected sequence — inside its own savepoint, and each state
+/// write names the version it replaces, so one stale writer fails alone.
 /// </summary>
 public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDisposable
 {
-    /// <summary>Appends queued beyond this make callers wait: a bound on memory under overload.</summary>
+    /// <summary>Writes queued beyond this make callers wait: a bound on memory under overload.</summary>
     public const int QueueCapacity = 10_000;
 
-    /// <summary>Most appends folded into one transaction, so one slow commit never holds an unbounded crowd.</summary>
+    /// <summary>Most writes (appends and states) folded into one transaction, so one slow commit never holds an unbounded crowd.</summary>
     public const int MaxAppendsPerTransaction = 512;
 
     /// <summary>

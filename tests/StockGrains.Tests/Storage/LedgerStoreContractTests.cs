@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.Storage;
+using StockGrains.Grains.Reservations;
 using StockGrains.Grains.Storage;
 using StockGrains.Stock;
 using StockGrains.Tests.Infrastructure;
@@ -118,6 +120,33 @@ public abstract class LedgerStoreContractTests
         var cleared = (await store.ReadGrainStateAsync(id))!;
         Assert.Equal(3, cleared.Version);
         Assert.Null(cleared.Payload);
+    }
+
+    // Proves the order storage keeps Orleans' contract on both databases: an activation writing over a state it read before another wrote it gets InconsistentStateException.
+    [Fact]
+    public async Task A_stale_activation_cannot_write_over_an_order_state()
+    {
+        var first = new GroupCommitGrainStorage(await StoreAsync(), new SnapshotSerializer());
+        var second = new GroupCommitGrainStorage(SecondStore(), new SnapshotSerializer());
+        var grain = GrainId.Create("reservation", Fresh.Id("order"));
+        var a = new GrainState<ReservationState>();
+        var b = new GrainState<ReservationState>();
+        await first.ReadStateAsync("reservation", grain, a);
+        await second.ReadStateAsync("reservation", grain, b);
+        Assert.False(a.RecordExists);
+
+        a.State = new ReservationState { Fingerprint = "a" };
+        await first.WriteStateAsync("reservation", grain, a);
+        b.State = new ReservationState { Fingerprint = "b" };
+        await Assert.ThrowsAsync<InconsistentStateException>(() => second.WriteStateAsync("reservation", grain, b));
+
+        var c = new GrainState<ReservationState>();
+        await second.ReadStateAsync("reservation", grain, c);
+        Assert.True(c.RecordExists);
+        Assert.Equal("a", c.State!.Fingerprint);
+        c.State.Fingerprint = "c";
+        await second.WriteStateAsync("reservation", grain, c);
+        await Assert.ThrowsAsync<InconsistentStateException>(() => first.WriteStateAsync("reservation", grain, a));
     }
 
     // Proves grain states and ledger appends written at the same moment are all durable, and a stale state write fails alone among them.
