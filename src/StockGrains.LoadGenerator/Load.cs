@@ -15,17 +15,33 @@ public static class Load
     /// </summary>
     public delegate Task<bool> Call(int caller, int number, Random random);
 
+    /// <summary>
+    /// Request numbers of the warm-up start here, far from the measured run's, so that no id of one is reused by the
+    /// other: a reused reservation id would be a replay, not a new reservation.
+    /// </summary>
+    private const int WarmupNumbers = 1_000_000_000;
+
     public static async Task<(Recorder Recorder, double Seconds)> FireAsync(LoadOptions options, TextWriter? progress, Call call,
         CancellationToken cancellationToken)
     {
+        if (options.Warmup > TimeSpan.Zero)
+        {
+            // The same workload, unrecorded: the JIT's tiers and the caches settle before anything is measured. What it
+            // reserves is real and goes through the same call, so the invariant check counts it too.
+            var warm = options with { Duration = options.Warmup };
+            _ = options.Rate > 0
+                ? await FireOpenAsync(warm, new Recorder(), call, WarmupNumbers, cancellationToken)
+                : await FireClosedAsync(warm, new Recorder(), call, WarmupNumbers, cancellationToken);
+        }
+
         var recorder = new Recorder();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var shown = progress is null ? Task.CompletedTask : recorder.ShowProgressAsync(progress, stop.Token);
         try
         {
             var seconds = options.Rate > 0
-                ? await FireOpenAsync(options, recorder, call, cancellationToken)
-                : await FireClosedAsync(options, recorder, call, cancellationToken);
+                ? await FireOpenAsync(options, recorder, call, 0, cancellationToken)
+                : await FireClosedAsync(options, recorder, call, 0, cancellationToken);
             return (recorder, seconds);
         }
         finally
@@ -35,7 +51,7 @@ public static class Load
         }
     }
 
-    private static async Task<double> FireOpenAsync(LoadOptions options, Recorder recorder, Call call, CancellationToken cancellationToken)
+    private static async Task<double> FireOpenAsync(LoadOptions options, Recorder recorder, Call call, int first, CancellationToken cancellationToken)
     {
         // Arrivals beyond this many unanswered requests are counted as failed rather than queued without bound.
         const int MaxOutstanding = 100_000;
@@ -59,7 +75,7 @@ public static class Load
                 continue;
             }
 
-            var number = n;
+            var number = first + n;
             var seed = random.Next();
             Interlocked.Increment(ref inFlight);
             outstanding.Add(Task.Run(async () =>
@@ -84,7 +100,7 @@ public static class Load
         return Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
 
-    private static async Task<double> FireClosedAsync(LoadOptions options, Recorder recorder, Call call, CancellationToken cancellationToken)
+    private static async Task<double> FireClosedAsync(LoadOptions options, Recorder recorder, Call call, int first, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, options.Callers).Select(caller => Task.Run(async () =>
@@ -95,7 +111,7 @@ public static class Load
                 var before = Stopwatch.GetTimestamp();
                 try
                 {
-                    var outcome = await call(caller, n, random);
+                    var outcome = await call(caller, first + n, random);
                     recorder.Record(Stopwatch.GetElapsedTime(before).Ticks, outcome);
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)

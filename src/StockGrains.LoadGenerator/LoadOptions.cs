@@ -18,6 +18,9 @@ public sealed record LoadOptions
 
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Fire the same workload this long first, unrecorded, so the JIT and caches have settled (zero: none).</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.Zero;
+
     /// <summary>Units of the hot SKU in a flash sale; of each SKU in the uniform scenario.</summary>
     public long Stock { get; init; } = 1_000_000;
 
@@ -90,6 +93,8 @@ public sealed record LoadOptions
           --callers N                     simultaneous callers, closed loop, 1-4096                (64)
           --rate N                        open loop instead: N arrivals per second, 1-1000000
           --duration SECONDS              how long to fire, 1-3600                                 (10)
+          --warmup SECONDS                fire this long first without recording, 0-600 (what it
+                                          reserves still counts in the invariant check)           (0)
           --stock N                       units of the hot SKU, or of each SKU, 1-1000000000       (1000000)
           --skus N                        SKUs in the uniform and orders scenarios, 1-1000000      (10000)
 
@@ -147,6 +152,7 @@ public sealed record LoadOptions
                 "--callers" => options with { Callers = Bounded(Next(), 1, 4096, "--callers") },
                 "--rate" => options with { Rate = Bounded(Next(), 1, 1_000_000, "--rate") },
                 "--duration" => options with { Duration = TimeSpan.FromSeconds(Bounded(Next(), 1, 3600, "--duration")) },
+                "--warmup" => options with { Warmup = TimeSpan.FromSeconds(Bounded(Next(), 0, 600, "--warmup")) },
                 "--stock" => options with { Stock = Bounded(Next(), 1, 1_000_000_000, "--stock") },
                 "--skus" => options with { Skus = Bounded(Next(), 1, 1_000_000, "--skus") },
                 "--store" => options with { Store = OneOf(Next(), "--store", "sqlite", "postgres") },
