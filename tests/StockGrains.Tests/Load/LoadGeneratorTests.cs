@@ -49,6 +49,23 @@ public sealed class LoadGeneratorTests
         Assert.All(reports, r => Assert.True(r.Succeeded > 0));
     }
 
+    // Proves the row-lock baseline's check counts what its warm-up reserved: after a warm-up, reserved units still equal acknowledged ones.
+    [Fact]
+    public async Task The_row_lock_baseline_checks_its_warm_up_too()
+    {
+        var server = Environment.GetEnvironmentVariable(PostgresTestDatabase.Variable)
+            ?? throw new InvalidOperationException($"Set {PostgresTestDatabase.Variable}, or run through tests/run-all.sh.");
+        var options = new LoadOptions
+        {
+            Scenario = "flash-sale", Callers = 8, Warmup = TimeSpan.FromSeconds(1), Duration = TimeSpan.FromSeconds(1), Stock = 1_000_000,
+            Connection = server, PostgresBaseline = true,
+        };
+        var reports = await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(2, reports.Count);
+        Assert.All(reports, r => Assert.Empty(r.Violations));
+        Assert.All(reports, r => Assert.True(r.Succeeded > 0));
+    }
+
     // Proves a short run of multi-line orders allocated by a trade policy holds every invariant: each acknowledged order holds exactly its lines.
     [Fact]
     public async Task A_short_run_of_policy_orders_holds_every_invariant()
