@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL on loopback, from Debian's packages, in a directory of its own.
-#   bash deploy/postgres-local.sh start DIR PORT   installs PostgreSQL if missing, starts it, prints a connection string
+#   bash deploy/postgres-local.sh start DIR PORT   installs PostgreSQL if missing, starts it (or finds it running), prints a
+#                                                  connection string; a directory used before keeps its databases
 #   bash deploy/postgres-local.sh stop DIR          stops it (the directory can then be deleted)
 # synchronous_commit and fsync keep their defaults (on): a commit that returned is on disk.
 set -euo pipefail
@@ -27,9 +28,14 @@ case "$command" in
     bin=$(pg_bin)
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
-    as_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$dir/initdb.log" 2>&1
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400" start >&2
+    # A directory used before keeps its databases: initdb only the first time, and leave a running server alone.
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$dir/initdb.log" 2>&1
+    fi
+    if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400" start >&2
+    fi
     echo "Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres;Pooling=true"
     ;;
   stop)
