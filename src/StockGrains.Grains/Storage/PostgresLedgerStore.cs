@@ -28,12 +28,14 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     /// sub-selects see the ledger as it was before the statement, so a line's entries go in all together or not at all.
     /// </summary>
     private static readonly string InsertSql =
+        // The fence is decided once per line, not once per entry: a hot line's 32 entries cost one look at its head.
+        $"WITH fenced AS MATERIALIZED (SELECT f.line FROM unnest(${LedgerColumns.Length + 2}::text[], ${LedgerColumns.Length + 3}::bigint[], " +
+        $"${LedgerColumns.Length + 4}::text[]) AS f(line, expected, previous) " +
+        "WHERE (SELECT COALESCE(MAX(s.sequence), 0) FROM stock_ledger s WHERE s.line = f.line) = f.expected " +
+        "AND (f.previous IS NULL OR EXISTS (SELECT 1 FROM stock_ledger s WHERE s.line = f.line AND s.sequence = f.expected AND s.operation_id = f.previous))) " +
         $"INSERT INTO stock_ledger (line, {Columns}) SELECT u.* FROM unnest($1::text[], " +
         string.Join(", ", LedgerColumns.Select((c, i) => $"${i + 2}::{(c.IsText ? "text" : "bigint")}[]")) + ") AS u(line) " +
-        $"JOIN unnest(${LedgerColumns.Length + 2}::text[], ${LedgerColumns.Length + 3}::bigint[], ${LedgerColumns.Length + 4}::text[]) " +
-        "AS f(line, expected, previous) ON f.line = u.line " +
-        "WHERE (SELECT COALESCE(MAX(s.sequence), 0) FROM stock_ledger s WHERE s.line = f.line) = f.expected " +
-        "AND (f.previous IS NULL OR EXISTS (SELECT 1 FROM stock_ledger s WHERE s.line = f.line AND s.sequence = f.expected AND s.operation_id = f.previous))";
+        "WHERE u.line IN (SELECT line FROM fenced)";
 
     private const string LinesSql =
         "INSERT INTO stock_lines (line, warehouse, sku) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING";
