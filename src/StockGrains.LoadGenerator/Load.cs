@@ -28,10 +28,7 @@ public static class Load
         {
             // The same workload, unrecorded: the JIT's tiers and the caches settle before anything is measured. What it
             // reserves is real and goes through the same call, so the invariant check counts it too.
-            var warm = options with { Duration = options.Warmup };
-            _ = options.Rate > 0
-                ? await FireOpenAsync(warm, new Recorder(), call, WarmupNumbers, cancellationToken)
-                : await FireClosedAsync(warm, new Recorder(), call, WarmupNumbers, cancellationToken);
+            await FireAsync(options with { Duration = options.Warmup }, new Recorder(), call, WarmupNumbers, cancellationToken);
         }
 
         var recorder = new Recorder();
@@ -39,10 +36,7 @@ public static class Load
         var shown = progress is null ? Task.CompletedTask : recorder.ShowProgressAsync(progress, stop.Token);
         try
         {
-            var seconds = options.Rate > 0
-                ? await FireOpenAsync(options, recorder, call, 0, cancellationToken)
-                : await FireClosedAsync(options, recorder, call, 0, cancellationToken);
-            return (recorder, seconds);
+            return (recorder, await FireAsync(options, recorder, call, 0, cancellationToken));
         }
         finally
         {
@@ -50,6 +44,12 @@ public static class Load
             await shown;
         }
     }
+
+    /// <summary>The open or the closed loop, as the options say; request numbers start at <paramref name="first"/>.</summary>
+    private static Task<double> FireAsync(LoadOptions options, Recorder recorder, Call call, int first, CancellationToken cancellationToken) =>
+        options.Rate > 0
+            ? FireOpenAsync(options, recorder, call, first, cancellationToken)
+            : FireClosedAsync(options, recorder, call, first, cancellationToken);
 
     private static async Task<double> FireOpenAsync(LoadOptions options, Recorder recorder, Call call, int first, CancellationToken cancellationToken)
     {

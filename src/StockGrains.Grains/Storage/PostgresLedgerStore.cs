@@ -23,12 +23,12 @@ namespace StockGrains.Grains.Storage;
 public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogger<PostgresLedgerStore> logger) : RelationalLedgerStore(logger)
 {
     /// <summary>
-    /// Every entry of the transaction, with its line's fence: <c>f</c> holds one row per line (the sequence the line
-    /// must stand at, and the operation id the entry there must carry when the caller pipelined behind it). The
-    /// sub-selects see the ledger as it was before the statement, so a line's entries go in all together or not at all.
+    /// Every entry of the transaction, behind its line's fence. <c>fenced</c> decides each line once (the sequence the
+    /// line must stand at, and the operation id the entry there must carry when the caller pipelined behind it), so a
+    /// hot line's 32 entries cost one look at its head; it sees the ledger as it was before the statement, so a line's
+    /// entries go in all together or not at all.
     /// </summary>
     private static readonly string InsertSql =
-        // The fence is decided once per line, not once per entry: a hot line's 32 entries cost one look at its head.
         $"WITH fenced AS MATERIALIZED (SELECT f.line FROM unnest(${LedgerColumns.Length + 2}::text[], ${LedgerColumns.Length + 3}::bigint[], " +
         $"${LedgerColumns.Length + 4}::text[]) AS f(line, expected, previous) " +
         "WHERE (SELECT COALESCE(MAX(s.sequence), 0) FROM stock_ledger s WHERE s.line = f.line) = f.expected " +
@@ -89,47 +89,47 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
         using var transaction = connection.BeginTransaction(IsolationLevel.ReadCommitted);
         using var commands = new NpgsqlBatch(connection, transaction);
+
+        // Each statement but the lines' rows says how many rows it must change; one that changes fewer lost a fence.
+        var checks = new List<(int Command, int Rows)>();
+        void Add(NpgsqlBatchCommand command, int? rows = null)
+        {
+            if (rows is { } expected)
+            {
+                checks.Add((commands.BatchCommands.Count, expected));
+            }
+
+            commands.BatchCommands.Add(command);
+        }
+
         var newLines = writes.Where(w => w.Expected == 0 && w.Entries.Count > 0).Select(w => w.Line).ToArray();
         if (newLines.Length > 0)
         {
             var keys = newLines.Select(StockKey.Parse).ToArray();
-            commands.BatchCommands.Add(Statement(LinesSql, Texts(newLines), Texts(keys.Select(k => k.Warehouse).ToArray()),
-                Texts(keys.Select(k => k.Sku).ToArray())));
+            Add(Statement(LinesSql, Texts(newLines), Texts(keys.Select(k => k.Warehouse).ToArray()), Texts(keys.Select(k => k.Sku).ToArray())));
         }
 
-        var entries = writes.Sum(w => w.Entries.Count);
-        var insert = -1;
-        if (entries > 0)
+        if (writes.Sum(w => w.Entries.Count) is var entries and > 0)
         {
-            insert = commands.BatchCommands.Count;
-            commands.BatchCommands.Add(Insert(writes, entries));
+            Add(Insert(writes, entries), entries);
         }
 
-        var expiries = writes.Where(w => w.Expiry is not null).ToArray();
-        var expiry = -1;
-        if (expiries.Length > 0)
+        if (writes.Where(w => w.Expiry is not null).ToArray() is { Length: > 0 } expiries)
         {
-            expiry = commands.BatchCommands.Count;
-            commands.BatchCommands.Add(Statement(ExpirySql, Texts(expiries.Select(w => w.Line).ToArray()),
+            Add(Statement(ExpirySql, Texts(expiries.Select(w => w.Line).ToArray()),
                 Longs(expiries.Select(w => w.Expiry!.Value.At is { } at ? LedgerFormat.Ticks(at) : (long?)null).ToArray()),
-                Longs(expiries.Select(w => w.Expected + w.Entries.Count).ToArray())));
+                Longs(expiries.Select(w => w.Expected + w.Entries.Count).ToArray())), expiries.Length);
         }
 
-        var firsts = states.Where(w => w.ExpectedVersion is null).ToArray();
-        var first = -1;
-        if (firsts.Length > 0)
+        if (states.Where(w => w.ExpectedVersion is null).ToArray() is { Length: > 0 } firsts)
         {
-            first = commands.BatchCommands.Count;
-            commands.BatchCommands.Add(Statement(FirstStatesSql, Texts(firsts.Select(w => w.Id).ToArray()), Bytes(firsts.Select(w => w.Payload).ToArray())));
+            Add(Statement(FirstStatesSql, Texts(firsts.Select(w => w.Id).ToArray()), Bytes(firsts.Select(w => w.Payload).ToArray())), firsts.Length);
         }
 
-        var laters = states.Where(w => w.ExpectedVersion is not null).ToArray();
-        var later = -1;
-        if (laters.Length > 0)
+        if (states.Where(w => w.ExpectedVersion is not null).ToArray() is { Length: > 0 } laters)
         {
-            later = commands.BatchCommands.Count;
-            commands.BatchCommands.Add(Statement(LaterStatesSql, Texts(laters.Select(w => w.Id).ToArray()),
-                Longs(laters.Select(w => w.ExpectedVersion!.Value).ToArray()), Bytes(laters.Select(w => w.Payload).ToArray())));
+            Add(Statement(LaterStatesSql, Texts(laters.Select(w => w.Id).ToArray()), Longs(laters.Select(w => w.ExpectedVersion!.Value).ToArray()),
+                Bytes(laters.Select(w => w.Payload).ToArray())), laters.Length);
         }
 
         try
@@ -143,11 +143,8 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
             return false;
         }
 
-        // All or nothing: if any line lost its fence, the savepoint path finds out which, precisely.
-        if ((insert >= 0 && commands.BatchCommands[insert].RecordsAffected != entries) ||
-            (expiry >= 0 && commands.BatchCommands[expiry].RecordsAffected != expiries.Length) ||
-            (first >= 0 && commands.BatchCommands[first].RecordsAffected != firsts.Length) ||
-            (later >= 0 && commands.BatchCommands[later].RecordsAffected != laters.Length))
+        // All or nothing: if any line or state lost its fence, the savepoint path finds out which, precisely.
+        if (checks.Any(c => commands.BatchCommands[c.Command].RecordsAffected != c.Rows))
         {
             transaction.Rollback();
             return false;
@@ -245,6 +242,6 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint, TypedValue = values };
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "A constraint ({Constraint}) refused a batch of {Appends} appends, most likely a second activation of a line on another silo; writing it again append by append.")]
-    private static partial void LogBatchRefused(ILogger logger, int appends, string? constraint);
+        Message = "A constraint ({Constraint}) refused a batch of {Writes} writes, most likely a second activation of a line on another silo; writing it again one by one.")]
+    private static partial void LogBatchRefused(ILogger logger, int writes, string? constraint);
 }

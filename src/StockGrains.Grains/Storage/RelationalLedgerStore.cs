@@ -22,40 +22,40 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     public const int MaxAppendsPerTransaction = 512;
 
     /// <summary>
-    /// Every ledger column after <c>line</c>, in the order <see cref="Columns"/> lists them and reads return them, with
-    /// the parameter that binds it and how an entry fills it: the one place that maps an entry to a row.
+    /// Every ledger column after <c>line</c>, in the order <see cref="Columns"/> lists them and reads return them, and how
+    /// an entry fills it: the one place that maps an entry to a row. A column's parameter has the column's name.
     /// </summary>
     protected static readonly LedgerColumn[] LedgerColumns =
     [
-        LedgerColumn.Number("sequence", "sequence", e => e.Sequence),
-        LedgerColumn.Text("kind", "kind", e => LedgerFormat.Kind(e.Kind)),
-        LedgerColumn.Number("quantity", "quantity", e => e.Quantity),
-        LedgerColumn.Text("reason", "reason", e => e.Reason),
-        LedgerColumn.Text("reservation_id", "reservation_id", e => e.ReservationId),
-        LedgerColumn.Text("operation_id", "operation_id", e => e.OperationId),
-        LedgerColumn.Text("actor", "actor", e => e.Actor),
-        LedgerColumn.Text("reference", "reference", e => e.Reference),
-        LedgerColumn.Number("at_ticks", "at", e => LedgerFormat.Ticks(e.At)),
-        LedgerColumn.Number("on_hand_after", "on_hand", e => e.OnHandAfter),
-        LedgerColumn.Number("reserved_after", "reserved", e => e.ReservedAfter),
-        LedgerColumn.Number("committed_after", "committed", e => e.CommittedAfter),
-        LedgerColumn.Number("safety_stock_after", "safety", e => e.SafetyStockAfter),
-        LedgerColumn.Text("policy_after", "policy", e => LedgerFormat.Policy(e.PolicyAfter)),
-        LedgerColumn.Number("expires_at_ticks", "expires", e => e.ExpiresAt is { } x ? LedgerFormat.Ticks(x) : null),
-        LedgerColumn.Text("fingerprint", "fingerprint", e => e.Fingerprint),
-        LedgerColumn.Text("note", "note", e => e.Note),
-        LedgerColumn.Text("unit", "unit", e => e.Unit),
-        LedgerColumn.Number("unit_quantity", "unit_quantity", e => e.UnitQuantity),
-        LedgerColumn.Number("counted_quantity", "counted", e => e.CountedQuantity),
-        LedgerColumn.Number("count_started_at_sequence", "count_start", e => e.CountStartedAtSequence),
-        LedgerColumn.Text("counterparty", "counterparty", e => e.Counterparty),
-        LedgerColumn.Text("approval_id", "approval_id", e => e.ApprovalId),
-        LedgerColumn.Number("alert_cause_after", "alert", e => e.AlertCauseAfter),
+        LedgerColumn.Number("sequence", e => e.Sequence),
+        LedgerColumn.Text("kind", e => LedgerFormat.Kind(e.Kind)),
+        LedgerColumn.Number("quantity", e => e.Quantity),
+        LedgerColumn.Text("reason", e => e.Reason),
+        LedgerColumn.Text("reservation_id", e => e.ReservationId),
+        LedgerColumn.Text("operation_id", e => e.OperationId),
+        LedgerColumn.Text("actor", e => e.Actor),
+        LedgerColumn.Text("reference", e => e.Reference),
+        LedgerColumn.Number("at_ticks", e => LedgerFormat.Ticks(e.At)),
+        LedgerColumn.Number("on_hand_after", e => e.OnHandAfter),
+        LedgerColumn.Number("reserved_after", e => e.ReservedAfter),
+        LedgerColumn.Number("committed_after", e => e.CommittedAfter),
+        LedgerColumn.Number("safety_stock_after", e => e.SafetyStockAfter),
+        LedgerColumn.Text("policy_after", e => LedgerFormat.Policy(e.PolicyAfter)),
+        LedgerColumn.Number("expires_at_ticks", e => e.ExpiresAt is { } x ? LedgerFormat.Ticks(x) : null),
+        LedgerColumn.Text("fingerprint", e => e.Fingerprint),
+        LedgerColumn.Text("note", e => e.Note),
+        LedgerColumn.Text("unit", e => e.Unit),
+        LedgerColumn.Number("unit_quantity", e => e.UnitQuantity),
+        LedgerColumn.Number("counted_quantity", e => e.CountedQuantity),
+        LedgerColumn.Number("count_started_at_sequence", e => e.CountStartedAtSequence),
+        LedgerColumn.Text("counterparty", e => e.Counterparty),
+        LedgerColumn.Text("approval_id", e => e.ApprovalId),
+        LedgerColumn.Number("alert_cause_after", e => e.AlertCauseAfter),
     ];
 
     protected static readonly string Columns = string.Join(", ", LedgerColumns.Select(c => c.Name));
 
-    private static readonly string[] InsertParameters = ["line", .. LedgerColumns.Select(c => c.Parameter)];
+    private static readonly string[] InsertParameters = ["line", .. LedgerColumns.Select(c => c.Name)];
 
     private readonly ILogger _logger;
     private readonly Channel<PendingWrite> _queue = Channel.CreateBounded<PendingWrite>(
@@ -89,22 +89,27 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             return;
         }
 
-        StartWriter();
         using var activity = StockGrainsTelemetry.ActivitySource.StartActivity("ledger append");
         activity?.SetTag("stockgrains.line", line);
         activity?.SetTag("stockgrains.entries", entries.Count);
-        var append = new Append(line, expectedSequence, entries) { Expiry = expiry, PreviousOperationId = previousOperationId };
-        await _queue.Writer.WriteAsync(append, cancellationToken);
-        await append.Done.Task;
+        await WriteAsync(new Append(line, expectedSequence, entries) { Expiry = expiry, PreviousOperationId = previousOperationId }, cancellationToken);
     }
 
     public async Task<long> WriteGrainStateAsync(string id, long? expectedVersion, byte[]? payload, CancellationToken cancellationToken = default)
     {
-        StartWriter();
-        var write = new StateWrite(id, expectedVersion, payload);
+        await WriteAsync(new StateWrite(id, expectedVersion, payload), cancellationToken);
+        return (expectedVersion ?? 0) + 1;
+    }
+
+    /// <summary>
+    /// Queues a write for the silo-wide writer and waits until its transaction has committed. The writer loop starts on
+    /// first use, so a subclass is fully constructed before it runs.
+    /// </summary>
+    private async Task WriteAsync(PendingWrite write, CancellationToken cancellationToken)
+    {
+        _writer ??= Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         await _queue.Writer.WriteAsync(write, cancellationToken);
         await write.Done.Task;
-        return (expectedVersion ?? 0) + 1;
     }
 
     public async Task<StoredGrainState?> ReadGrainStateAsync(string id, CancellationToken cancellationToken = default) =>
@@ -182,10 +187,6 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
 
         GC.SuppressFinalize(this);
     }
-
-    /// <summary>The writer loop starts on first use, so a subclass is fully constructed before it runs.</summary>
-    private void StartWriter() =>
-        _writer ??= Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
     private static string Prefixed(string alias) => string.Join(", ", Columns.Split(", ").Select(c => $"{alias}.{c}"));
 
@@ -397,7 +398,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         p["line"].Value = line;
         foreach (var column in LedgerColumns)
         {
-            p[column.Parameter].Value = column.IsText ? column.TextOf(e) ?? (object)DBNull.Value : column.NumberOf(e) ?? (object)DBNull.Value;
+            p[column.Name].Value = column.IsText ? column.TextOf(e) ?? (object)DBNull.Value : column.NumberOf(e) ?? (object)DBNull.Value;
         }
     }
 
@@ -433,7 +434,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     }
 
     private static readonly HashSet<string> TextParameters =
-        ["line", "warehouse", "sku", "id", .. LedgerColumns.Where(c => c.IsText).Select(c => c.Parameter)];
+        ["line", "warehouse", "sku", "id", .. LedgerColumns.Where(c => c.IsText).Select(c => c.Name)];
 
     /// <summary>Reads one entry whose <see cref="Columns"/> start at column <paramref name="o"/>.</summary>
     private static LedgerEntry ReadEntry(DbDataReader reader, int o) =>
@@ -474,18 +475,16 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         private readonly Func<LedgerEntry, string?>? _text;
         private readonly Func<LedgerEntry, long?>? _number;
 
-        private LedgerColumn(string name, string parameter, Func<LedgerEntry, string?>? text, Func<LedgerEntry, long?>? number) =>
-            (Name, Parameter, _text, _number) = (name, parameter, text, number);
+        private LedgerColumn(string name, Func<LedgerEntry, string?>? text, Func<LedgerEntry, long?>? number) =>
+            (Name, _text, _number) = (name, text, number);
 
         public string Name { get; }
 
-        public string Parameter { get; }
-
         public bool IsText => _text is not null;
 
-        public static LedgerColumn Text(string name, string parameter, Func<LedgerEntry, string?> value) => new(name, parameter, value, null);
+        public static LedgerColumn Text(string name, Func<LedgerEntry, string?> value) => new(name, value, null);
 
-        public static LedgerColumn Number(string name, string parameter, Func<LedgerEntry, long?> value) => new(name, parameter, null, value);
+        public static LedgerColumn Number(string name, Func<LedgerEntry, long?> value) => new(name, null, value);
 
         public string? TextOf(LedgerEntry entry) => _text!(entry);
 
