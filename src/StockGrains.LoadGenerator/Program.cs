@@ -35,6 +35,10 @@ Console.WriteLine($"{options.Scenario}: " + (options.Rate > 0 ? $"{options.Rate:
     $" for {options.Duration.TotalSeconds:N0} s, stock {options.Stock:N0}" +
     (options.Scenario == "flash-sale" ? " on one hot SKU" : $" on each of {options.Skus:N0} SKUs") +
     $", target {target} via {options.EffectiveVia}");
+
+// The GC's settings change the tail latency more than most code changes do, so every run says which it ran with.
+Console.WriteLine($"GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {System.Runtime.GCSettings.LatencyMode}, " +
+    $"young generation {Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "default"}");
 var runner = new Runner(options, Console.Out, options.Quiet ? null : Console.Error);
 IReadOnlyList<Report> reports;
 try
