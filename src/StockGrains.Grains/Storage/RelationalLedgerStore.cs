@@ -291,7 +291,10 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         using var transaction = BeginWrite(connection);
         WriteStates(connection, transaction, batch.OfType<StateWrite>());
         using var head = Command(connection, transaction, "SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = @line", "line");
-        using var previous = Command(connection, transaction, "SELECT operation_id FROM stock_ledger WHERE line = @line AND sequence = @sequence", "line", "sequence");
+        // The predecessor's look names its whole key on both unique indexes: with the line and sequence alone, a generic
+        // plan made while the ledger was empty may take the operation-id index on the line and read all of its entries.
+        using var previous = Command(connection, transaction,
+            "SELECT COUNT(*) FROM stock_ledger WHERE line = @line AND sequence = @sequence AND operation_id = @operation_id", "line", "sequence", "operation_id");
         // One multi-row INSERT per append, in chunks: one round trip carries many entries (a remote database pays
         // per statement), and a command per chunk size is prepared once per transaction.
         var inserts = new Dictionary<int, DbCommand>();
@@ -319,7 +322,8 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             {
                 previous.Parameters["line"].Value = append.Line;
                 previous.Parameters["sequence"].Value = append.ExpectedSequence;
-                if (previous.ExecuteScalar() is not string found || found != predecessor)
+                previous.Parameters["operation_id"].Value = predecessor;
+                if (Convert.ToInt64(previous.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 1)
                 {
                     append.Failure = new LedgerConflictException(
                         $"Line {append.Line} is at sequence {current}, but that entry is not '{predecessor}': the append it follows lost the fence.");

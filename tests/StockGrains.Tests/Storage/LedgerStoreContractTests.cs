@@ -315,6 +315,38 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
         Assert.Equal(1, results.Count(r => r is null));
     }
 
+    // Proves the fence's looks at the ledger go by key in the one plan the writer keeps, made while the ledger was empty: a hashed sub-plan or a look by line alone read the whole ledger on every transaction with a pipelined append.
+    [Fact]
+    public async Task The_fence_finds_its_entries_by_key_in_the_plan_made_on_an_empty_ledger()
+    {
+        await StoreAsync();
+        await using var connection = await _database!.WriterSource.OpenConnectionAsync();
+        await using (var prepare = new Npgsql.NpgsqlCommand($"PREPARE fence AS {PostgresLedgerStore.InsertSql}", connection))
+        {
+            await prepare.ExecuteNonQueryAsync();
+        }
+
+        var plan = new List<string>();
+        var empty = string.Join(", ", Enumerable.Repeat("'{}'", PostgresLedgerStore.InsertParameterCount));
+        await using (var explain = new Npgsql.NpgsqlCommand($"EXPLAIN EXECUTE fence({empty})", connection))
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        var text = string.Join('\n', plan);
+        Assert.DoesNotContain("Seq Scan on stock_ledger", text);
+        Assert.DoesNotContain("hashed SubPlan", text);
+
+        // One look at the line's head, one at the entry the append follows: each on two columns of a unique index.
+        var conditions = plan.Where(l => l.Contains("Index Cond", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, conditions.Count);
+        Assert.All(conditions, c => Assert.Contains(" AND ", c));
+    }
+
     protected override async Task TamperAsync(string line)
     {
         foreach (var sql in new[] { "UPDATE stock_ledger SET quantity = 5 WHERE line = @l", "DELETE FROM stock_ledger WHERE line = @l" })
