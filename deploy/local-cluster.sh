@@ -22,6 +22,7 @@ start_silo() {
   StockGrains__ConnectionString="$connection" \
   StockGrains__ServiceId=stockgrains \
   StockGrains__ClusterId=stockgrains-local \
+  DOTNET_TC_CallCountingDelayMs=0 \
   StockGrains__SiloPort=$((11110 + i)) \
   StockGrains__GatewayPort=$((29999 + i)) \
   StockGrains__AdvertisedAddress=127.0.0.1 \

@@ -36,9 +36,13 @@ Console.WriteLine($"{options.Scenario}: " + (options.Rate > 0 ? $"{options.Rate:
     (options.Scenario == "flash-sale" ? " on one hot SKU" : $" on each of {options.Skus:N0} SKUs") +
     $", target {target} via {options.EffectiveVia}");
 
-// The GC's settings change the tail latency more than most code changes do, so every run says which it ran with.
-Console.WriteLine($"GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {System.Runtime.GCSettings.LatencyMode}, " +
-    $"young generation {Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "default"}");
+// The GC and the JIT's settings change the figures more than most code changes do (the tail latency, the warm-up),
+// so every run says which it ran with, including the runtime settings read only from the environment.
+string[] runtimeKnobs = ["DOTNET_gc", "DOTNET_GC", "DOTNET_TC_", "DOTNET_Tiered", "DOTNET_ThreadPool", "DOTNET_ReadyToRun"];
+var runtimeSettings = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+    .Where(k => runtimeKnobs.Any(prefix => k.StartsWith(prefix, StringComparison.Ordinal))).Order(StringComparer.Ordinal).Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToArray();
+Console.WriteLine($"runtime: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, {System.Runtime.GCSettings.LatencyMode}" +
+    (runtimeSettings.Length > 0 ? ", " + string.Join(", ", runtimeSettings) : ""));
 var runner = new Runner(options, Console.Out, options.Quiet ? null : Console.Error);
 IReadOnlyList<Report> reports;
 try
