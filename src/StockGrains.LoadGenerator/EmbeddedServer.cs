@@ -58,13 +58,13 @@ public sealed class EmbeddedServer : IAsyncDisposable
     {
         var directory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"stockgrains-load-{run}")).FullName;
         var apiKey = "sgk_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        var gatewayPort = FreePort();
+        var (gatewayPort, siloPort) = FreePorts();
         var clusterId = $"loadgen-{run}";
         List<string> args =
         [
             $"--StockGrains:DataDirectory={directory}",
             "--Kestrel:Endpoints:Http:Url=http://127.0.0.1:0",
-            $"--StockGrains:SiloPort={FreePort()}",
+            $"--StockGrains:SiloPort={siloPort}",
             $"--StockGrains:GatewayPort={gatewayPort}",
             $"--StockGrains:ServiceId={ServiceId}",
             $"--StockGrains:ClusterId={clusterId}",
@@ -147,10 +147,16 @@ public sealed class EmbeddedServer : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    /// <summary>
+    /// Two free ports for the silo, held open together while they are picked: picked one after the other, the kernel
+    /// may hand out the same port twice, and the silo then fails to bind its second endpoint.
+    /// </summary>
+    private static (int Gateway, int Silo) FreePorts()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var first = new TcpListener(IPAddress.Loopback, 0);
+        using var second = new TcpListener(IPAddress.Loopback, 0);
+        first.Start();
+        second.Start();
+        return (((IPEndPoint)first.LocalEndpoint).Port, ((IPEndPoint)second.LocalEndpoint).Port);
     }
 }

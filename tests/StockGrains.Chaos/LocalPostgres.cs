@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-
 namespace StockGrains.Chaos;
 
 /// <summary>
@@ -23,7 +20,7 @@ public sealed class LocalPostgres : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), $"stockgrains-chaos-pg-{Guid.NewGuid():N}");
         var connection = await Repository.RunAsync("bash", Path.Combine(Repository.Root, "deploy", "postgres-local.sh"), "start", directory,
-            FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
         return new LocalPostgres(directory, connection.Split('\n')[^1]);
     }
 
@@ -50,12 +47,5 @@ public sealed class LocalPostgres : IAsyncDisposable
         {
             // Likewise.
         }
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

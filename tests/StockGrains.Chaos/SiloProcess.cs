@@ -36,7 +36,7 @@ public sealed class SiloProcess : IAsyncDisposable
     /// </summary>
     public static async Task<SiloProcess> StartAsync(string connectionString, string clusterId, string apiKey, IEnumerable<string> settings)
     {
-        var httpPort = LocalPostgres.FreePort();
+        var httpPort = Ports.Free();
         var log = Path.Combine(Path.GetTempPath(), $"stockgrains-silo-{clusterId}-{httpPort}.log");
         var start = new ProcessStartInfo("dotnet", [Repository.ServerDll])
         {
@@ -48,8 +48,8 @@ public sealed class SiloProcess : IAsyncDisposable
         start.Environment["StockGrains__Store"] = "PostgreSql";
         start.Environment["StockGrains__ConnectionString"] = connectionString;
         start.Environment["StockGrains__ClusterId"] = clusterId;
-        start.Environment["StockGrains__SiloPort"] = LocalPostgres.FreePort().ToString(CultureInfo.InvariantCulture);
-        start.Environment["StockGrains__GatewayPort"] = LocalPostgres.FreePort().ToString(CultureInfo.InvariantCulture);
+        start.Environment["StockGrains__SiloPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture);
+        start.Environment["StockGrains__GatewayPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture);
         start.Environment["StockGrains__AdvertisedAddress"] = "127.0.0.1";
         start.Environment["Kestrel__Endpoints__Http__Url"] = $"http://127.0.0.1:{httpPort}";
         start.Environment["Logging__LogLevel__Default"] = "Warning";

@@ -1,3 +1,4 @@
+using StockGrains.Chaos;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -37,7 +38,7 @@ public sealed class RedisTestServer : IAsyncDisposable
         }
 
         var directory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "stockgrains-tests", $"redis-{Guid.NewGuid():N}")).FullName;
-        var (exit, output, errors) = await ScriptAsync("start", directory, FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var (exit, output, errors) = await ScriptAsync("start", directory, Ports.Free().ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (exit != 0 || string.IsNullOrWhiteSpace(output))
         {
             throw new InvalidOperationException(
@@ -83,13 +84,6 @@ public sealed class RedisTestServer : IAsyncDisposable
         }
 
         return (process.ExitCode, await output, await errors);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string RepositoryRoot([CallerFilePath] string here = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));

@@ -1,3 +1,4 @@
+using StockGrains.Chaos;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -61,12 +62,12 @@ public sealed class ServerHost : IAsyncDisposable
     {
         dataDirectory ??= NewDataDirectory();
         clock ??= new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        var gatewayPort = FreePort();
+        var gatewayPort = Ports.Free();
         var clusterId = $"test-{Guid.NewGuid():N}";
         string[] args =
         [
             $"--StockGrains:DataDirectory={dataDirectory}",
-            $"--StockGrains:SiloPort={FreePort()}",
+            $"--StockGrains:SiloPort={Ports.Free()}",
             $"--StockGrains:GatewayPort={gatewayPort}",
             $"--StockGrains:ClusterId={clusterId}",
             "--Kestrel:Endpoints:Http:Url=http://127.0.0.1:0",
@@ -85,13 +86,6 @@ public sealed class ServerHost : IAsyncDisposable
         Http.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 
