@@ -20,7 +20,8 @@ public sealed class PostgresDatabase : IAsyncDisposable
         // Neither the store's readers nor Orleans' queries change a session's state, so a connection handed back to
         // the pool needs no DISCARD ALL before its next lease: under load that reset was one more statement per read.
         var reader = new NpgsqlConnectionStringBuilder(connectionString);
-        if (!connectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase))
+        // The setting is left alone when it is configured, under either of its spellings.
+        if (!connectionString.Replace(" ", "", StringComparison.Ordinal).Contains("NoResetOnClose", StringComparison.OrdinalIgnoreCase))
         {
             reader.NoResetOnClose = true;
         }

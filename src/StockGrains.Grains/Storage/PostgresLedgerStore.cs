@@ -36,16 +36,19 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     /// </para>
     /// </summary>
     internal static readonly string InsertSql =
-        $"WITH fenced AS MATERIALIZED (SELECT f.line FROM unnest(${LedgerColumns.Length + 2}::text[], ${LedgerColumns.Length + 3}::bigint[], " +
-        $"${LedgerColumns.Length + 4}::text[]) AS f(line, expected, previous) " +
+        $"WITH fenced AS MATERIALIZED (SELECT f.line FROM unnest(${FenceParameter}::text[], ${FenceParameter + 1}::bigint[], " +
+        $"${FenceParameter + 2}::text[]) AS f(line, expected, previous) " +
         "WHERE (SELECT COALESCE(MAX(s.sequence), 0) FROM stock_ledger s WHERE s.line = f.line) = f.expected " +
         "AND (f.previous IS NULL OR (SELECT true FROM stock_ledger s WHERE s.line = f.line AND s.sequence = f.expected AND s.operation_id = f.previous) IS NOT NULL)) " +
         $"INSERT INTO stock_ledger (line, {Columns}) SELECT u.* FROM unnest($1::text[], " +
         string.Join(", ", LedgerColumns.Select((c, i) => $"${i + 2}::{(c.IsText ? "text" : "bigint")}[]")) + ") AS u(line) " +
         "WHERE u.line IN (SELECT line FROM fenced)";
 
-    /// <summary>Parameters of <see cref="InsertSql"/>: the lines, one array per column, and the fences' three arrays.</summary>
-    internal static int InsertParameterCount => LedgerColumns.Length + 4;
+    /// <summary>Parameters of <see cref="InsertSql"/>: the lines, one array per column, then the fences' three arrays.</summary>
+    internal static int InsertParameterCount => FenceParameter + 2;
+
+    /// <summary>The number of the fences' first parameter: after the lines (<c>$1</c>) and one array per ledger column.</summary>
+    private static int FenceParameter => LedgerColumns.Length + 2;
 
     private const string LinesSql =
         "INSERT INTO stock_lines (line, warehouse, sku) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING";

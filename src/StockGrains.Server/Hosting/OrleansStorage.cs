@@ -1,5 +1,5 @@
-using StockGrains.Grains;
 using Orleans.Runtime.Hosting;
+using StockGrains.Grains;
 using StockGrains.Grains.Storage;
 
 namespace StockGrains.Server.Hosting;
@@ -13,15 +13,16 @@ public static class OrleansStorage
 {
     public static void Configure(ISiloBuilder silo, string invariant, string connectionString)
     {
+        var serializer = new SnapshotSerializer();
         silo.AddAdoNetGrainStorage(StorageNames.Snapshots, o =>
         {
             o.Invariant = invariant;
             o.ConnectionString = connectionString;
-            o.GrainStorageSerializer = new SnapshotSerializer();
+            o.GrainStorageSerializer = serializer;
         });
         // Orders are written many at a time, so they share the ledger writer's commits.
         silo.Services.AddGrainStorage(StorageNames.Orders, (services, _) => new GroupCommitGrainStorage(
-            services.GetRequiredService<ILedgerStore>(), new SnapshotSerializer()));
+            services.GetRequiredService<ILedgerStore>(), serializer));
         silo.UseAdoNetReminderService(o =>
         {
             o.Invariant = invariant;

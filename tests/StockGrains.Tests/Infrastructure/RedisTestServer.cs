@@ -1,8 +1,6 @@
-using StockGrains.Chaos;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using StockGrains.Chaos;
 
 namespace StockGrains.Tests.Infrastructure;
 

@@ -1,11 +1,9 @@
-using StockGrains.Chaos;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using StockGrains.Chaos;
 using StockGrains.Grains;
 using StockGrains.Grains.Storage;
 using StockGrains.Server.Hosting;
