@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using StockGrains.Chaos;
 using StockGrains.Server.Hosting;
 using StockGrains.Server.Security;
 using StockGrains.Tests.Infrastructure;
@@ -87,7 +88,7 @@ public sealed class AuthenticationTests
         await using var app = StockGrainsHost.Build(
         [
             $"--StockGrains:DataDirectory={data}", "--environment=Development", "--Kestrel:Endpoints:Http:Url=http://127.0.0.1:0",
-            $"--StockGrains:SiloPort={Random.Shared.Next(40_000, 45_000)}", $"--StockGrains:GatewayPort={Random.Shared.Next(45_000, 50_000)}",
+            $"--StockGrains:SiloPort={Ports.Free()}", $"--StockGrains:GatewayPort={Ports.Free()}",
             $"--StockGrains:ClusterId=dev-{Guid.NewGuid():N}", "--Logging:LogLevel:Default=Warning",
         ]);
         await app.StartAsync(TestContext.Current.CancellationToken);
