@@ -23,11 +23,14 @@ public sealed class EmbeddedServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly string _directory;
+    private readonly LoadOptions _options;
 
-    private EmbeddedServer(WebApplication app, string directory, string apiKey, int gatewayPort, string clusterId, string? databaseConnection)
+    private EmbeddedServer(WebApplication app, string directory, LoadOptions options, string apiKey, int gatewayPort, string clusterId,
+        string? databaseConnection)
     {
         _app = app;
         _directory = directory;
+        _options = options;
         ApiKey = apiKey;
         GatewayPort = gatewayPort;
         ClusterId = clusterId;
@@ -104,10 +107,15 @@ public sealed class EmbeddedServer : IAsyncDisposable
         catch
         {
             await app.DisposeAsync();
+            if (database is not null)
+            {
+                await DropDatabaseAsync(options, database, TextWriter.Null);
+            }
+
             throw;
         }
 
-        return new EmbeddedServer(app, directory, apiKey, gatewayPort, clusterId, database);
+        return new EmbeddedServer(app, directory, options, apiKey, gatewayPort, clusterId, database);
     }
 
     /// <summary>The form the server stores a key in: <c>sha256:</c> and the lowercase hex SHA-256 of its UTF-8 bytes.</summary>
@@ -127,10 +135,41 @@ public sealed class EmbeddedServer : IAsyncDisposable
         return new NpgsqlConnectionStringBuilder(connection) { Database = name }.ConnectionString;
     }
 
+    /// <summary>
+    /// Drops a database <see cref="FreshDatabaseAsync"/> made, unless the run keeps its databases; then it names it on
+    /// <paramref name="log"/>. Sessions still open on it (a pool not yet emptied) are ended: nothing of the run reads it
+    /// any more. A failure to drop only leaves the database behind, and says so.
+    /// </summary>
+    public static async Task DropDatabaseAsync(LoadOptions options, string database, TextWriter log)
+    {
+        var name = new NpgsqlConnectionStringBuilder(database).Database!;
+        if (options.KeepDatabases)
+        {
+            await log.WriteLineAsync($"kept database {name}");
+            return;
+        }
+
+        try
+        {
+            await using var server = new NpgsqlConnection(options.Connection);
+            await server.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", server);
+            await drop.ExecuteNonQueryAsync();
+        }
+        catch (NpgsqlException ex)
+        {
+            await Console.Error.WriteLineAsync($"warning: database {name} was left behind: {ex.Message}");
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (DatabaseConnection is not null)
+        {
+            await DropDatabaseAsync(_options, DatabaseConnection, Console.Error);
+        }
 
         // A run's SQLite file grows by tens of megabytes; nothing reads it after the check, so it goes.
         try

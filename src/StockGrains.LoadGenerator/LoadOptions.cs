@@ -66,6 +66,12 @@ public sealed record LoadOptions
 
     public string ClusterId { get; init; } = "stockgrains-dev";
 
+    /// <summary>
+    /// Keep the PostgreSQL databases a run creates (the embedded server's and the row-lock baseline's) for inspection;
+    /// by default they are dropped when the run ends, since a hot run leaves hundreds of thousands of ledger rows.
+    /// </summary>
+    public bool KeepDatabases { get; init; }
+
     /// <summary>No per-second progress lines on standard error.</summary>
     public bool Quiet { get; init; }
 
@@ -120,6 +126,8 @@ public sealed record LoadOptions
           --store sqlite|postgres         its store                                                (sqlite)
           --connection STRING             PostgreSQL connection string (store, baseline, membership)
           --broken-skip-stock-check       a deliberately broken server; the check must catch it
+          --keep-databases                keep the PostgreSQL databases the run creates (server and
+                                          baseline) and print their names; by default they are dropped
 
         Baselines, the same workload one after the other, each with its own invariant check:
           --postgres-baseline             a conditional UPDATE per reservation on PostgreSQL (needs --connection)
@@ -167,6 +175,7 @@ public sealed record LoadOptions
                 "--api-key" => options with { ApiKey = Key(Next()) },
                 "--service-id" => options with { ServiceId = Identity(Next(), "--service-id") },
                 "--cluster-id" => options with { ClusterId = Identity(Next(), "--cluster-id") },
+                "--keep-databases" => options with { KeepDatabases = true },
                 "--quiet" => options with { Quiet = true },
                 "--json" => options with { JsonPath = Next() },
                 "--broken-skip-stock-check" => options with { BrokenSkipStockCheck = true },

@@ -274,53 +274,61 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     /// <summary>The same workload as one conditional UPDATE per reservation: the row lock most shops rely on.</summary>
     private async Task<Report> RunPostgresBaselineAsync(CancellationToken cancellationToken)
     {
-        await using var source = NpgsqlDataSource.Create(await EmbeddedServer.FreshDatabaseAsync(options.Connection!, cancellationToken));
-        await using (var setup = source.CreateCommand(
-            "CREATE TABLE baseline_stock (sku text PRIMARY KEY, on_hand bigint NOT NULL, reserved bigint NOT NULL DEFAULT 0 CHECK (reserved <= on_hand))"))
+        var database = await EmbeddedServer.FreshDatabaseAsync(options.Connection!, cancellationToken);
+        try
         {
-            await setup.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        var skus = Skus();
-        await using (var insert = source.CreateCommand("INSERT INTO baseline_stock (sku, on_hand) SELECT unnest(@skus), @stock"))
-        {
-            insert.Parameters.AddWithValue("skus", skus);
-            insert.Parameters.AddWithValue("stock", options.Stock);
-            await insert.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        Header("PostgreSQL conditional UPDATE");
-        // Counted here rather than taken from the recorder: the warm-up's reservations are real too.
-        var acknowledged = 0L;
-        var (recorder, seconds) = await Load.FireAsync(options, progress, async (_, _, random) =>
-        {
-            await using var update = source.CreateCommand("UPDATE baseline_stock SET reserved = reserved + 1 WHERE sku = @sku AND on_hand - reserved >= 1");
-            update.Parameters.AddWithValue("sku", skus[random.Next(skus.Length)]);
-            var taken = await update.ExecuteNonQueryAsync(cancellationToken) == 1;
-            if (taken)
+            await using var source = NpgsqlDataSource.Create(database);
+            await using (var setup = source.CreateCommand(
+                "CREATE TABLE baseline_stock (sku text PRIMARY KEY, on_hand bigint NOT NULL, reserved bigint NOT NULL DEFAULT 0 CHECK (reserved <= on_hand))"))
             {
-                Interlocked.Increment(ref acknowledged);
+                await setup.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            return taken;
-        }, cancellationToken);
-
-        var violations = new List<string>();
-        await using (var check = source.CreateCommand("SELECT COALESCE(SUM(reserved), 0), COUNT(*) FILTER (WHERE reserved > on_hand) FROM baseline_stock"))
-        await using (var reader = await check.ExecuteReaderAsync(cancellationToken))
-        {
-            await reader.ReadAsync(cancellationToken);
-            if (reader.GetInt64(0) != acknowledged)
+            var skus = Skus();
+            await using (var insert = source.CreateCommand("INSERT INTO baseline_stock (sku, on_hand) SELECT unnest(@skus), @stock"))
             {
-                violations.Add($"{acknowledged} acknowledged, {reader.GetInt64(0)} reserved");
+                insert.Parameters.AddWithValue("skus", skus);
+                insert.Parameters.AddWithValue("stock", options.Stock);
+                await insert.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            if (reader.GetInt64(1) > 0)
+            Header("PostgreSQL conditional UPDATE");
+            // Counted here rather than taken from the recorder: the warm-up's reservations are real too.
+            var acknowledged = 0L;
+            var (recorder, seconds) = await Load.FireAsync(options, progress, async (_, _, random) =>
             {
-                violations.Add("oversell");
+                await using var update = source.CreateCommand("UPDATE baseline_stock SET reserved = reserved + 1 WHERE sku = @sku AND on_hand - reserved >= 1");
+                update.Parameters.AddWithValue("sku", skus[random.Next(skus.Length)]);
+                var taken = await update.ExecuteNonQueryAsync(cancellationToken) == 1;
+                if (taken)
+                {
+                    Interlocked.Increment(ref acknowledged);
+                }
+
+                return taken;
+            }, cancellationToken);
+
+            var violations = new List<string>();
+            await using (var check = source.CreateCommand("SELECT COALESCE(SUM(reserved), 0), COUNT(*) FILTER (WHERE reserved > on_hand) FROM baseline_stock"))
+            await using (var reader = await check.ExecuteReaderAsync(cancellationToken))
+            {
+                await reader.ReadAsync(cancellationToken);
+                if (reader.GetInt64(0) != acknowledged)
+                {
+                    violations.Add($"{acknowledged} acknowledged, {reader.GetInt64(0)} reserved");
+                }
+
+                if (reader.GetInt64(1) > 0)
+                {
+                    violations.Add("oversell");
+                }
             }
+
+            return Report.From("PostgreSQL conditional UPDATE", recorder, seconds, 0, violations);
         }
-
-        return Report.From("PostgreSQL conditional UPDATE", recorder, seconds, 0, violations);
+        finally
+        {
+            await EmbeddedServer.DropDatabaseAsync(options, database, Console.Error);
+        }
     }
 }

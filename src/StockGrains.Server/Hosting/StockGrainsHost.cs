@@ -53,6 +53,9 @@ public static partial class StockGrainsHost
 
         builder.AddStockGrainsSecurity(settings.DataDirectory);
 
+        // Traces are made only when something exports them (an OTLP endpoint, by the standard variable or the setting).
+        var tracing = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+
         // No route takes more than the JSON reader's limit; Kestrel refuses anything far past it before buffering it.
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = 4 * JsonBody.MaxBytes);
         services.TryAddSingleton(new StockGrainsTime(TimeProvider.System));
@@ -67,7 +70,7 @@ public static partial class StockGrainsHost
             builder.UseOrleans(silo =>
             {
                 Identify(silo, settings);
-                Observe(silo, builder.Environment.IsDevelopment());
+                Observe(silo, builder.Environment.IsDevelopment(), tracing);
 
                 // Failure detection can be tuned per environment (section Orleans:Membership), e.g. faster in crash tests.
                 silo.Services.Configure<Orleans.Configuration.ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
@@ -93,7 +96,7 @@ public static partial class StockGrainsHost
             builder.UseOrleans(silo =>
             {
                 Identify(silo, settings);
-                Observe(silo, builder.Environment.IsDevelopment());
+                Observe(silo, builder.Environment.IsDevelopment(), tracing);
                 silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
                 OrleansStorage.Configure(silo, SqliteDatabase.Invariant, database.ConnectionString);
             });
@@ -110,9 +113,9 @@ public static partial class StockGrainsHost
             .ConfigureResource(r => r.AddService("stockgrains", serviceInstanceId: $"{settings.AdvertisedAddress}:{settings.SiloPort}"))
             .WithMetrics(m => m.AddMeter(StockGrainsTelemetry.Name, "Microsoft.Orleans").AddAspNetCoreInstrumentation().AddPrometheusExporter());
 
-        // OTLP only when an endpoint is configured (the standard OTEL_EXPORTER_OTLP_ENDPOINT variable, or the setting),
-        // and traces only then: a span nobody exports still costs every grain call and every append its activities.
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        // OTLP only when an endpoint is configured, and traces only then: a span nobody exports still costs every grain
+        // call and every append its activities.
+        if (tracing)
         {
             telemetry
                 .WithTracing(t => t.AddSource(StockGrainsTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application").AddAspNetCoreInstrumentation())
@@ -222,12 +225,18 @@ public static partial class StockGrainsHost
     private static partial void LogSweeperNotStarted(ILogger logger, Exception exception);
 
     /// <summary>
-    /// Traces flow from HTTP through grain calls. The Orleans dashboard shows the cluster to developers; it is served in
-    /// Development only, and only there does the silo pay for it (it profiles every grain call in a filter of its own).
+    /// When traces are exported, they flow from HTTP through grain calls. Without an exporter the propagation filters are
+    /// left out: they would find no listener, yet every grain call would still take Orleans' filtered path on both the
+    /// calling and the called side. The Orleans dashboard shows the cluster to developers; it is served in Development
+    /// only, and only there does the silo pay for it (it profiles every grain call in a filter of its own).
     /// </summary>
-    private static void Observe(ISiloBuilder silo, bool development)
+    private static void Observe(ISiloBuilder silo, bool development, bool tracing)
     {
-        silo.AddActivityPropagation();
+        if (tracing)
+        {
+            silo.AddActivityPropagation();
+        }
+
         if (development)
         {
             silo.AddDashboard(_ => { });

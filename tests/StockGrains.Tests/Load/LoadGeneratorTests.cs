@@ -49,6 +49,38 @@ public sealed class LoadGeneratorTests
         Assert.All(reports, r => Assert.True(r.Succeeded > 0));
     }
 
+    // Proves a PostgreSQL run drops the two databases it made (the server's and the baseline's), and --keep-databases keeps them.
+    [Fact]
+    public async Task A_postgres_run_drops_its_databases_unless_asked_to_keep_them()
+    {
+        var server = Environment.GetEnvironmentVariable(PostgresTestDatabase.Variable)
+            ?? throw new InvalidOperationException($"Set {PostgresTestDatabase.Variable}, or run through tests/run-all.sh.");
+        var options = new LoadOptions
+        {
+            Scenario = "flash-sale", Callers = 4, Duration = TimeSpan.FromSeconds(1), Stock = 100, Store = "postgres",
+            Connection = server, PostgresBaseline = true,
+        };
+        var before = await LoadDatabasesAsync(server);
+
+        var dropped = await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken);
+        Assert.All(dropped, r => Assert.Empty(r.Violations));
+        Assert.Equal(before, await LoadDatabasesAsync(server));
+
+        await new Runner(options with { KeepDatabases = true }, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken);
+        var kept = (await LoadDatabasesAsync(server)).Except(before).ToList();
+        try
+        {
+            Assert.Equal(2, kept.Count);
+        }
+        finally
+        {
+            foreach (var name in kept)
+            {
+                await EmbeddedServer.DropDatabaseAsync(options, new Npgsql.NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString, TextWriter.Null);
+            }
+        }
+    }
+
     // Proves the row-lock baseline's check counts what its warm-up reserved: after a warm-up, reserved units still equal acknowledged ones.
     [Fact]
     public async Task The_row_lock_baseline_checks_its_warm_up_too()
@@ -195,7 +227,7 @@ public sealed class LoadGeneratorTests
         [
             "--scenario", "--callers", "--rate", "--duration", "--warmup", "--stock", "--skus", "--target", "--via", "--gateway", "--service-id",
             "--cluster-id", "--url", "--api-key", "--store", "--connection", "--broken-skip-stock-check", "--postgres-baseline",
-            "--redis-baseline", "--redis", "--quiet", "--json", "--help",
+            "--redis-baseline", "--redis", "--keep-databases", "--quiet", "--json", "--help",
         ];
         Assert.All(options, o => Assert.Contains(o, LoadOptions.Help, StringComparison.Ordinal));
         var parser = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "StockGrains.LoadGenerator", "LoadOptions.cs"));
@@ -203,6 +235,22 @@ public sealed class LoadGeneratorTests
             .Select(m => m.Groups[1].Value).ToList();
         Assert.NotEmpty(parsed);
         Assert.All(parsed, o => Assert.Contains(o, options));
+    }
+
+    /// <summary>The databases load runs make on the test server, by name.</summary>
+    private static async Task<List<string>> LoadDatabasesAsync(string server)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(server);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT datname FROM pg_database WHERE datname LIKE 'load\\_%' ORDER BY datname", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var names = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
     }
 
     private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
