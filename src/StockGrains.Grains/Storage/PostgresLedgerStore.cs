@@ -186,7 +186,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         command.Parameters.Add(Texts(lines));
         foreach (var column in LedgerColumns)
         {
-            command.Parameters.Add(column.IsText ? Texts(Array.ConvertAll(entries, column.TextOf)) : Longs(Array.ConvertAll(entries, column.NumberOf)));
+            command.Parameters.Add(column.IsText ? Column(Array.ConvertAll(entries, column.TextOf)) : Column(Array.ConvertAll(entries, column.NumberOf)));
         }
 
         var fenced = writes.Where(w => w.Entries.Count > 0).ToArray();
@@ -234,6 +234,19 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
             return ordered;
         }
     }
+
+    /// <summary>
+    /// One column's values, or no array at all when every value is null. A reservation leaves ten of the ledger's columns
+    /// empty, and a multi-argument <c>unnest</c> pads a missing array with nulls, so those columns cost the writer no
+    /// element to encode and PostgreSQL none to decode.
+    /// </summary>
+    private static NpgsqlParameter Column(string?[] values) =>
+        Array.TrueForAll(values, v => v is null) ? Absent(NpgsqlDbType.Text) : Texts(values);
+
+    private static NpgsqlParameter Column(long?[] values) =>
+        Array.TrueForAll(values, v => v is null) ? Absent(NpgsqlDbType.Bigint) : Longs(values);
+
+    private static NpgsqlParameter Absent(NpgsqlDbType element) => new() { NpgsqlDbType = NpgsqlDbType.Array | element, Value = DBNull.Value };
 
     private static NpgsqlBatchCommand Statement(string sql, params NpgsqlParameter[] parameters)
     {

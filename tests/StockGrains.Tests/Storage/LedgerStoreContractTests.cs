@@ -216,6 +216,28 @@ public abstract class LedgerStoreContractTests
         Assert.Contains(line, await store.LinesOfSkuAsync("pages", 100));
     }
 
+    // Proves a column empty in every entry of a transaction reads back empty, while another line in the same transaction keeps every optional field.
+    [Fact]
+    public async Task Optional_fields_round_trip_whether_a_transaction_fills_them_or_leaves_them_all_empty()
+    {
+        var store = await StoreAsync();
+        var (sparse, full) = ($"{Fresh.Id("w")}/sparse", $"{Fresh.Id("w")}/full");
+        LedgerEntry Bare(long sequence) =>
+            new(sequence, LedgerEntryKind.Reserved, 1, null, null, $"r{sequence}", "load", null, At, 10, sequence, 0, 0, NegativeStockPolicy.Block, null, "reserve|1|");
+        var filled = new LedgerEntry(1, LedgerEntryKind.Counted, 2, "cycle count", "res-1", "count-1", "op", "ref-9", At, 8, 0, 0, 1,
+            NegativeStockPolicy.Approval, At.AddMinutes(5), "count|2|")
+        {
+            Note = "shelf B", Unit = "case", UnitQuantity = 12, CountedQuantity = 8, CountStartedAtSequence = 0, Counterparty = "w9",
+            ApprovalId = "appr-1", AlertCauseAfter = 1,
+        };
+
+        // Written together, the two appends usually share one transaction: one line's values fill a column the other leaves empty.
+        await Task.WhenAll(store.AppendAsync(sparse, 0, [Bare(1), Bare(2), Bare(3)]), store.AppendAsync(full, 0, [filled]));
+
+        Assert.Equal([Bare(1), Bare(2), Bare(3)], await store.ReadAsync(sparse, 0, 10));
+        Assert.Equal(filled, (await store.ReadAsync(full, 0, 10)).Single());
+    }
+
     // Proves the ledger is append-only in the database itself.
     [Fact]
     public async Task The_database_refuses_to_change_or_delete_an_entry()
