@@ -109,7 +109,7 @@ public sealed class EmbeddedServer : IAsyncDisposable
             await app.DisposeAsync();
             if (database is not null)
             {
-                await DropDatabaseAsync(options, database, TextWriter.Null);
+                await DropDatabaseAsync(options, database, Console.Error);
             }
 
             throw;
