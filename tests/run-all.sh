@@ -21,7 +21,9 @@ if [ -z "${STOCKGRAINS_TEST_POSTGRES:-}" ]; then
   pgdir="$(mktemp -d)"
   port="${STOCKGRAINS_TEST_POSTGRES_PORT:-55432}"
   STOCKGRAINS_TEST_POSTGRES="$(bash deploy/postgres-local.sh start "$pgdir" "$port")"
-  export STOCKGRAINS_TEST_POSTGRES
+  # The tests drop the databases they make, except on this server, which goes with them.
+  STOCKGRAINS_TEST_POSTGRES_THROWAWAY=1
+  export STOCKGRAINS_TEST_POSTGRES STOCKGRAINS_TEST_POSTGRES_THROWAWAY
 fi
 
 # The load generator's Redis baseline test needs a Redis the same way: one named, or a throwaway one started here.

@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using Npgsql;
+
+[assembly: AssemblyFixture(typeof(StockGrains.Tests.Infrastructure.PostgresTestDatabases))]
 
 namespace StockGrains.Tests.Infrastructure;
 
@@ -10,15 +13,14 @@ public static class PostgresTestDatabase
 {
     public const string Variable = "STOCKGRAINS_TEST_POSTGRES";
 
+    /// <summary>Set by <c>tests/run-all.sh</c> when it started the server itself and deletes it afterwards.</summary>
+    public const string ThrowawayVariable = "STOCKGRAINS_TEST_POSTGRES_THROWAWAY";
+
+    private static readonly ConcurrentQueue<string> Created = new();
+
     public static async Task<string> CreateAsync()
     {
-        var server = Environment.GetEnvironmentVariable(Variable);
-        if (string.IsNullOrWhiteSpace(server))
-        {
-            throw new InvalidOperationException(
-                $"The PostgreSQL tests need a server: set {Variable} to a connection string, or run them through 'bash tests/run-all.sh', which starts one.");
-        }
-
+        var server = Server();
         var name = $"sg_{Guid.NewGuid():N}";
         await using (var connection = new NpgsqlConnection(server))
         {
@@ -27,6 +29,50 @@ public static class PostgresTestDatabase
             await command.ExecuteNonQueryAsync();
         }
 
+        Created.Enqueue(name);
         return new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
     }
+
+    /// <summary>Drops one database this class made; sessions still open on it are ended.</summary>
+    public static async Task DropAsync(string database)
+    {
+        var name = new NpgsqlConnectionStringBuilder(database).Database!;
+        await using var connection = new NpgsqlConnection(Server());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>
+    /// Drops every database the run made, unless the server is a throwaway one that goes with them: each drop waits for
+    /// a checkpoint, and a run makes dozens, so on a server that is deleted anyway they would only cost time.
+    /// </summary>
+    internal static async Task DropCreatedAsync()
+    {
+        if (Environment.GetEnvironmentVariable(ThrowawayVariable) == "1")
+        {
+            return;
+        }
+
+        var server = Environment.GetEnvironmentVariable(Variable);
+        while (!string.IsNullOrWhiteSpace(server) && Created.TryDequeue(out var name))
+        {
+            await DropAsync(new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString);
+        }
+    }
+
+    private static string Server()
+    {
+        var server = Environment.GetEnvironmentVariable(Variable);
+        return string.IsNullOrWhiteSpace(server)
+            ? throw new InvalidOperationException(
+                $"The PostgreSQL tests need a server: set {Variable} to a connection string, or run them through 'bash tests/run-all.sh', which starts one.")
+            : server;
+    }
+}
+
+/// <summary>Lives as long as the test run, and drops the PostgreSQL databases it made when the run ends.</summary>
+public sealed class PostgresTestDatabases : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync() => await PostgresTestDatabase.DropCreatedAsync();
 }
