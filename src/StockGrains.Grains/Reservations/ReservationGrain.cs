@@ -95,6 +95,7 @@ public sealed partial class ReservationGrain(
         };
         await PlanAllocationsAsync();
         await state.WriteStateAsync();
+        _unasked = true;
         await SettleAsync();
         return new ReservationResult(state.State.Status == ReservationStatus.Refused ? RefusalOutcome() : ReservationOutcome.Placed, View());
     }
@@ -257,18 +258,34 @@ public sealed partial class ReservationGrain(
         }
     }
 
+    /// <summary>True between planning a new order and asking its lines: its attempts are known not to hold yet.</summary>
+    private bool _unasked;
+
     private async Task HoldAllOrNoneAsync()
     {
         var s = state.State;
 
-        // Every attempt whose outcome is not recorded is asked (again): the hold id makes that safe.
-        var unknown = s.Attempts.Where(a => a.Outcome == AttemptOutcome.Unknown).ToList();
-        await Task.WhenAll(unknown.Select(AskAsync));
+        ShortLine? allocationShort = null;
+        if (_unasked)
+        {
+            _unasked = false;
+            allocationShort = await AskInOrderAsync();
+        }
+        else
+        {
+            // After an interruption, every attempt whose outcome is not recorded may hold already: all are asked
+            // again, at once (the hold id makes that safe).
+            await Task.WhenAll(s.Attempts.Where(a => a.Outcome == AttemptOutcome.Unknown).Select(AskAsync));
+        }
 
         var shortLines = s.Attempts.Where(a => !a.Allocated && a.Outcome == AttemptOutcome.Refused)
             .Select(a => new ShortLine(a.Sku, a.Warehouse, a.Quantity, Math.Max(0, a.Available)))
             .ToList();
-        if (shortLines.Count == 0)
+        if (shortLines.Count == 0 && allocationShort is not null)
+        {
+            shortLines.Add(allocationShort);
+        }
+        else if (shortLines.Count == 0)
         {
             foreach (var request in s.Requested.Where(r => r.Warehouse is null))
             {
@@ -294,6 +311,45 @@ public sealed partial class ReservationGrain(
         }
 
         await state.WriteStateAsync();
+    }
+
+    /// <summary>
+    /// Asks the attempts of a placement that has asked nothing yet: the first in a fixed order (SKU, then warehouse)
+    /// alone, and the rest together once it holds. Orders racing for the last units meet at the same first line, and
+    /// only its winner goes on to the others. Asked all at once, two orders for two last units could each take one
+    /// and both be refused, and nobody got them. A refused first attempt stops the asking. If the trade policy
+    /// allocated it, its SKU's other planned warehouses, not yet asked, are dropped from the plan and the careful path
+    /// allocates the SKU afresh (without dropping them, it could hold more than the order asked for); then the rest
+    /// are asked. Returns the short line when an allocated SKU cannot be covered.
+    /// </summary>
+    private async Task<ShortLine?> AskInOrderAsync()
+    {
+        var s = state.State;
+        while (s.Attempts.Where(a => a.Outcome == AttemptOutcome.Unknown)
+                   .OrderBy(a => a.Sku, StringComparer.Ordinal).ThenBy(a => a.Warehouse, StringComparer.Ordinal)
+                   .ToList() is [var first, .. var rest])
+        {
+            await AskAsync(first);
+            if (first.Outcome == AttemptOutcome.Held)
+            {
+                await Task.WhenAll(rest.Select(AskAsync));
+                return null;
+            }
+
+            if (!first.Allocated)
+            {
+                return null;
+            }
+
+            s.Attempts.RemoveAll(a => a.Allocated && a.Sku == first.Sku && a.Outcome == AttemptOutcome.Unknown);
+            var request = s.Requested.First(r => r.Warehouse is null && r.Sku == first.Sku);
+            if (await AllocateAsync(request) is { } shortLine)
+            {
+                return shortLine;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
