@@ -95,8 +95,7 @@ public sealed partial class ReservationGrain(
         };
         await PlanAllocationsAsync();
         await state.WriteStateAsync();
-        _unasked = true;
-        await SettleAsync();
+        await SettleAsync(unasked: true);
         return new ReservationResult(state.State.Status == ReservationStatus.Refused ? RefusalOutcome() : ReservationOutcome.Placed, View());
     }
 
@@ -243,11 +242,11 @@ public sealed partial class ReservationGrain(
     /// Brings the stored state to rest: finishes an interrupted placement and expires a pending reservation whose time
     /// has come. Both steps are idempotent, so a repeat (a reminder tick, a retry) is harmless.
     /// </summary>
-    private async Task SettleAsync()
+    private async Task SettleAsync(bool unasked = false)
     {
         if (state.State.Status == ReservationStatus.Placing)
         {
-            await HoldAllOrNoneAsync();
+            await HoldAllOrNoneAsync(unasked);
         }
 
         if (state.State.Status == ReservationStatus.Pending && time.GetUtcNow() >= state.State.ExpiresAt)
@@ -258,17 +257,14 @@ public sealed partial class ReservationGrain(
         }
     }
 
-    /// <summary>True between planning a new order and asking its lines: its attempts are known not to hold yet.</summary>
-    private bool _unasked;
-
-    private async Task HoldAllOrNoneAsync()
+    /// <param name="unasked">True for an order just planned: none of its attempts has been asked, so none holds yet.</param>
+    private async Task HoldAllOrNoneAsync(bool unasked)
     {
         var s = state.State;
 
         ShortLine? allocationShort = null;
-        if (_unasked)
+        if (unasked)
         {
-            _unasked = false;
             allocationShort = await AskInOrderAsync();
         }
         else
@@ -285,7 +281,8 @@ public sealed partial class ReservationGrain(
         {
             shortLines.Add(allocationShort);
         }
-        else if (shortLines.Count == 0)
+
+        if (shortLines.Count == 0)
         {
             foreach (var request in s.Requested.Where(r => r.Warehouse is null))
             {

@@ -253,7 +253,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     }
 
     /// <summary>The writer thread's name, as tools such as <c>top -H</c> show it (Linux keeps 15 characters).</summary>
-    public const string WriterThreadName = "ledger writer";
+    private const string WriterThreadName = "ledger writer";
 
     private void WriteLoop()
     {

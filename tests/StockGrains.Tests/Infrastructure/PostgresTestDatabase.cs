@@ -20,7 +20,7 @@ public static class PostgresTestDatabase
 
     public static async Task<string> CreateAsync()
     {
-        var server = Server();
+        var server = ServerConnection();
         var name = $"sg_{Guid.NewGuid():N}";
         await using (var connection = new NpgsqlConnection(server))
         {
@@ -34,10 +34,11 @@ public static class PostgresTestDatabase
     }
 
     /// <summary>Drops one database this class made; sessions still open on it are ended.</summary>
-    public static async Task DropAsync(string database)
+    public static Task DropAsync(string database) => DropNamedAsync(new NpgsqlConnectionStringBuilder(database).Database!);
+
+    private static async Task DropNamedAsync(string name)
     {
-        var name = new NpgsqlConnectionStringBuilder(database).Database!;
-        await using var connection = new NpgsqlConnection(Server());
+        await using var connection = new NpgsqlConnection(ServerConnection());
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
         await command.ExecuteNonQueryAsync();
@@ -54,14 +55,14 @@ public static class PostgresTestDatabase
             return;
         }
 
-        var server = Environment.GetEnvironmentVariable(Variable);
-        while (!string.IsNullOrWhiteSpace(server) && Created.TryDequeue(out var name))
+        while (Created.TryDequeue(out var name))
         {
-            await DropAsync(new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString);
+            await DropNamedAsync(name);
         }
     }
 
-    private static string Server()
+    /// <summary>The test server's connection string; without one the PostgreSQL tests fail, never skip.</summary>
+    public static string ServerConnection()
     {
         var server = Environment.GetEnvironmentVariable(Variable);
         return string.IsNullOrWhiteSpace(server)

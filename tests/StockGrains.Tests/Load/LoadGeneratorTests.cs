@@ -36,8 +36,7 @@ public sealed class LoadGeneratorTests
     [Fact]
     public async Task A_short_uniform_run_on_postgres_with_its_baseline_holds_every_invariant()
     {
-        var server = Environment.GetEnvironmentVariable(PostgresTestDatabase.Variable)
-            ?? throw new InvalidOperationException($"Set {PostgresTestDatabase.Variable}, or run through tests/run-all.sh.");
+        var server = PostgresTestDatabase.ServerConnection();
         var options = new LoadOptions
         {
             Scenario = "uniform", Callers = 16, Duration = TimeSpan.FromSeconds(2), Stock = 3, Skus = 200, Store = "postgres",
@@ -53,8 +52,7 @@ public sealed class LoadGeneratorTests
     [Fact]
     public async Task A_postgres_run_drops_its_databases_unless_asked_to_keep_them()
     {
-        var server = Environment.GetEnvironmentVariable(PostgresTestDatabase.Variable)
-            ?? throw new InvalidOperationException($"Set {PostgresTestDatabase.Variable}, or run through tests/run-all.sh.");
+        var server = PostgresTestDatabase.ServerConnection();
         var options = new LoadOptions
         {
             Scenario = "flash-sale", Callers = 4, Duration = TimeSpan.FromSeconds(1), Stock = 100, Store = "postgres",
@@ -85,8 +83,7 @@ public sealed class LoadGeneratorTests
     [Fact]
     public async Task The_row_lock_baseline_checks_its_warm_up_too()
     {
-        var server = Environment.GetEnvironmentVariable(PostgresTestDatabase.Variable)
-            ?? throw new InvalidOperationException($"Set {PostgresTestDatabase.Variable}, or run through tests/run-all.sh.");
+        var server = PostgresTestDatabase.ServerConnection();
         var options = new LoadOptions
         {
             Scenario = "flash-sale", Callers = 8, Warmup = TimeSpan.FromSeconds(1), Duration = TimeSpan.FromSeconds(1), Stock = 1_000_000,

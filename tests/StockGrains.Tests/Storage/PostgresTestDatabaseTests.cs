@@ -23,7 +23,7 @@ public sealed class PostgresTestDatabaseTests
 
     private static async Task<bool> ExistsAsync(string name)
     {
-        await using var connection = new NpgsqlConnection(Environment.GetEnvironmentVariable(PostgresTestDatabase.Variable));
+        await using var connection = new NpgsqlConnection(PostgresTestDatabase.ServerConnection());
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM pg_database WHERE datname = @name", connection);
         command.Parameters.AddWithValue("name", name);
