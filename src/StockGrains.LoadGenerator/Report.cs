@@ -24,6 +24,12 @@ public sealed record Report(
     /// <summary>The first error a caller saw, so that a run with errors says why.</summary>
     public string? FirstError { get; init; }
 
+    /// <summary>
+    /// Entries per ledger transaction: the writer folds the appends of many lines, and several appends of one line, into
+    /// one commit, so this is the batch that one fsync pays for.
+    /// </summary>
+    public double EntriesPerTransaction { get; init; }
+
     public static Report From(string target, Recorder recorder, double seconds, double entriesPerAppend, IReadOnlyList<string> violations,
         IReadOnlyList<string>? notes = null)
     {
@@ -41,6 +47,7 @@ public sealed record Report(
         $"{Target,-36} {PerSecond,10:N0}/s  ok {Succeeded,9:N0}  refused {Refused,9:N0}  failed {Failed,5:N0}  " +
         $"p50 {P50Ms,6:F2} ms  p90 {P90Ms,6:F2}  p99 {P99Ms,6:F2}  p999 {P999Ms,7:F2}" +
         (EntriesPerAppend > 0 ? $"  entries/append {EntriesPerAppend:F1}" : "") +
+        (EntriesPerTransaction > 0 ? $"  entries/tx {EntriesPerTransaction:F1}" : "") +
         (Violations.Count == 0 ? "  invariants: OK" : $"  INVARIANTS VIOLATED: {string.Join("; ", Violations)}") +
         (FirstError is null ? "" : $"{Environment.NewLine}  first error: {FirstError}") +
         string.Concat(Notes.Select(n => $"{Environment.NewLine}  note: {n}"));

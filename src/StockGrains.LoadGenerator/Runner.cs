@@ -96,11 +96,13 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         Header(name);
         var appends = server?.Store.Counters.Appends ?? 0;
         var entries = server?.Store.Counters.Entries ?? 0;
+        var transactions = server?.Store.Counters.Transactions ?? 0;
         var (recorder, seconds, violations, notes) = options.Scenario == "orders"
             ? await RunOrdersAsync(target, admin, cancellationToken)
             : await RunLinesAsync(target, admin, cancellationToken);
         var perAppend = server is null ? 0 : (server.Store.Counters.Entries - entries) / (double)Math.Max(1, server.Store.Counters.Appends - appends);
-        return Report.From(name, recorder, seconds, perAppend, violations, notes);
+        var perTransaction = server is null ? 0 : (server.Store.Counters.Entries - entries) / (double)Math.Max(1, server.Store.Counters.Transactions - transactions);
+        return Report.From(name, recorder, seconds, perAppend, violations, notes) with { EntriesPerTransaction = perTransaction };
     }
 
     /// <summary>One unit per request on one hot SKU, or on SKUs picked uniformly; on the line, or as a one-line order.</summary>

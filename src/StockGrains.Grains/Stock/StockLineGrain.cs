@@ -35,13 +35,26 @@ public sealed partial class StockLineGrain(
     private static readonly TimeSpan UnsafeAppendDelay = TimeSpan.FromMilliseconds(300);
 
     private readonly StockLineOptions _options = options.Value;
+    /// <summary>Entries decided but not yet handed to the store: only while <see cref="StockLineOptions.MaxAppendsInFlight"/> appends are out.</summary>
     private readonly List<Pending> _queue = [];
+
+    /// <summary>Entries handed to the store and not yet durable, in sequence order.</summary>
     private readonly List<Pending> _inFlight = [];
+
+    /// <summary>The appends handed to the store and not yet confirmed, oldest first; together they hold <see cref="_inFlight"/>.</summary>
+    private readonly Queue<SentAppend> _sent = new();
     private StockLineRules _rules = null!;
     private string _line = "";
     private long _durable;
     private long _snapshotAt;
     private bool _appending;
+    private bool _sendingLater;
+
+    /// <summary>The newest append handed to the store, which takes more entries until the store's writer takes it.</summary>
+    private SentAppend? _open;
+
+    /// <summary>The operation id of the last entry handed to the store: the fence of an append behind one still in flight.</summary>
+    private string? _lastSentOperationId;
     private bool _snapshotting;
     private Exception? _broken;
     private IGrainTimer? _expiryTimer;
@@ -325,12 +338,30 @@ public sealed partial class StockLineGrain(
     {
         var pending = new Pending(entry, _rules.NextExpiry);
         _queue.Add(pending);
-        if (!_appending)
-        {
-            _ = AppendLoopAsync();
-        }
-
+        Flush();
         return pending.Done.Task;
+    }
+
+    /// <summary>Hands queued entries to the store now, or, in the deliberately broken build, a while later.</summary>
+    private void Flush()
+    {
+        if (!_options.UnsafeAcknowledgeBeforeDurable)
+        {
+            SendQueued();
+        }
+        else if (!_sendingLater && _queue.Count > 0)
+        {
+            _ = SendLaterAsync();
+        }
+    }
+
+    /// <summary>The deliberately broken build widens the window between the early answer and durability, so a crash reliably loses answered entries.</summary>
+    private async Task SendLaterAsync()
+    {
+        _sendingLater = true;
+        await Task.Delay(UnsafeAppendDelay);
+        _sendingLater = false;
+        SendQueued();
     }
 
     private Task WaitDurableAsync(long sequence)
@@ -345,52 +376,67 @@ public sealed partial class StockLineGrain(
     }
 
     /// <summary>
-    /// Writes queued entries, keeping up to <see cref="StockLineOptions.MaxAppendsInFlight"/> appends in flight: the next
-    /// batch is handed to the store while the previous one commits, so a hot line does not idle for a round trip per
-    /// batch. The store keeps them in order and fences each on the sequence the one before it ends at, so if one fails,
-    /// every later one fails too; durability is confirmed strictly in sequence order.
+    /// Hands queued entries to the store in order. Each joins the append the store's writer has not taken yet, so the
+    /// entries a hot line decides while a transaction commits all go into the next one, which is already waiting when
+    /// the writer comes back. Once the writer has taken that append, the entry starts another, up to
+    /// <see cref="StockLineOptions.MaxAppendsInFlight"/> of them; beyond that it waits here for the first to be
+    /// confirmed. The store keeps them in order and fences each on the sequence the one before it ends at, and behind an
+    /// append still in flight also on that append's last entry: if it lost to another writer, this one must not land on
+    /// top of that writer's entry at the same position. So if one fails, every later one fails too, and durability is
+    /// confirmed strictly in sequence order.
     /// </summary>
+    private void SendQueued()
+    {
+        var sent = 0;
+        for (; sent < _queue.Count && _broken is null; sent++)
+        {
+            var pending = _queue[sent];
+            // Only when it changes: a hot line's earliest hold rarely does, so most appends carry no update.
+            var expiry = !_storedExpiryKnown || pending.NextExpiry != _storedExpiry ? new ExpiryUpdate(pending.NextExpiry) : (ExpiryUpdate?)null;
+            if (_open is { } open && open.Count < _options.MaxEntriesPerAppend && open.Append.TryAdd(pending.Entry, expiry))
+            {
+                open.Count++;
+            }
+            else if (_sent.Count < _options.MaxAppendsInFlight)
+            {
+                var previous = _sent.Count > 0 ? _lastSentOperationId : null;
+                _open = new SentAppend(store.BeginAppend(_line, pending.Entry.Sequence - 1, pending.Entry, expiry, previous), TimeProvider.System.GetTimestamp());
+                _sent.Enqueue(_open);
+            }
+            else
+            {
+                _open = null;
+                break;
+            }
+
+            if (expiry is { } stored)
+            {
+                (_storedExpiry, _storedExpiryKnown) = (stored.At, true);
+            }
+
+            _lastSentOperationId = pending.Entry.OperationId;
+            _inFlight.Add(pending);
+        }
+
+        _queue.RemoveRange(0, sent);
+        if (_sent.Count > 0 && !_appending)
+        {
+            _ = AppendLoopAsync();
+        }
+    }
+
+    /// <summary>Waits for the appends handed to the store, in order, and answers each one's callers once it is durable.</summary>
     private async Task AppendLoopAsync()
     {
         _appending = true;
-        var appends = new Queue<(Task Append, int Count, long Started)>();
-        string? lastInFlight = null;
         try
         {
-            while ((_queue.Count > 0 || appends.Count > 0) && _broken is null)
+            while (_sent.Count > 0 && _broken is null)
             {
-                while (_queue.Count > 0 && appends.Count < _options.MaxAppendsInFlight)
-                {
-                    var take = Math.Min(_queue.Count, _options.MaxEntriesPerAppend);
-                    var batch = _queue.GetRange(0, take);
-                    _queue.RemoveRange(0, take);
-                    _inFlight.AddRange(batch);
-                    var entries = batch.Select(p => p.Entry).ToArray();
-                    ExpiryUpdate? expiry = null;
-                    if (!_storedExpiryKnown || batch[^1].NextExpiry != _storedExpiry)
-                    {
-                        // Only when it changes: a hot line's earliest hold rarely does, so most appends carry no update.
-                        expiry = new ExpiryUpdate(batch[^1].NextExpiry);
-                        (_storedExpiry, _storedExpiryKnown) = (batch[^1].NextExpiry, true);
-                    }
-
-                    if (_options.UnsafeAcknowledgeBeforeDurable)
-                    {
-                        // Widen the window between the early answer and durability, so a crash reliably loses answered entries.
-                        await Task.Delay(UnsafeAppendDelay);
-                    }
-
-                    // Behind an append still in flight, the fence also names that append's last entry: if it lost to
-                    // another writer, this one must not land on top of that writer's entry at the same position.
-                    var previous = appends.Count > 0 ? lastInFlight : null;
-                    lastInFlight = entries[^1].OperationId;
-                    appends.Enqueue((store.AppendAsync(_line, entries[0].Sequence - 1, entries, expiry, previous), take, TimeProvider.System.GetTimestamp()));
-                }
-
-                var (append, count, started) = appends.Dequeue();
+                var append = _sent.Peek();
                 try
                 {
-                    await append;
+                    await append.Append.Durable;
                 }
                 catch (Exception ex)
                 {
@@ -398,8 +444,15 @@ public sealed partial class StockLineGrain(
                     return;
                 }
 
+                _sent.Dequeue();
+                if (_open == append)
+                {
+                    _open = null;
+                }
+
+                var count = append.Count;
                 StockGrainsTelemetry.AppendBatchSize.Record(count);
-                StockGrainsTelemetry.AppendDuration.Record(TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
+                StockGrainsTelemetry.AppendDuration.Record(TimeProvider.System.GetElapsedTime(append.Started).TotalMilliseconds);
                 _durable = _inFlight[count - 1].Entry.Sequence;
                 for (var i = 0; i < count; i++)
                 {
@@ -415,6 +468,9 @@ public sealed partial class StockLineGrain(
                 {
                     _ = WriteSnapshotAsync();
                 }
+
+                // Entries that waited for a free append go now.
+                Flush();
             }
         }
         finally
@@ -541,6 +597,16 @@ public sealed partial class StockLineGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stock line {Line} could not write its snapshot.")]
     private partial void LogSnapshotFailed(Exception exception, string line);
+
+    /// <summary>An append handed to the store: how many entries this line put in it, and when it was started.</summary>
+    private sealed class SentAppend(ILedgerAppend append, long started)
+    {
+        public ILedgerAppend Append { get; } = append;
+
+        public long Started { get; } = started;
+
+        public int Count { get; set; } = 1;
+    }
 
     /// <summary>An entry waiting to be durable, with the line's earliest pending expiry right after it.</summary>
     private sealed class Pending(LedgerEntry entry, DateTimeOffset? nextExpiry)

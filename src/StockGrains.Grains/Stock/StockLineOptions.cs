@@ -15,9 +15,13 @@ public sealed class StockLineOptions
     [Range(1, 100_000)]
     public int MaxEntriesPerAppend { get; set; } = 1_024;
 
-    /// <summary>Appends of one line handed to the store before the first of them is confirmed (pipelining).</summary>
+    /// <summary>
+    /// Appends of one line handed to the store before the first of them is confirmed (pipelining). A hot line needs
+    /// three at a time: one committed but not yet seen by the line, one the writer is writing, and one taking the
+    /// entries decided meanwhile; a fourth spares the line a wait when the writer is quick.
+    /// </summary>
     [Range(1, 8)]
-    public int MaxAppendsInFlight { get; set; } = 2;
+    public int MaxAppendsInFlight { get; set; } = 4;
 
     /// <summary>Finished operations and closed holds a line keeps in memory; older ones are looked up in the ledger.</summary>
     [Range(1, 10_000_000)]

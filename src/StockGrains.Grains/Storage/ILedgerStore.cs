@@ -28,6 +28,14 @@ public interface ILedgerStore
         string? previousOperationId = null, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Starts an append of <paramref name="first"/> that stays open until the store's writer takes it into a
+    /// transaction: until then <see cref="ILedgerAppend.TryAdd"/> adds the line's next entries to it. A hot line's
+    /// entries decided while its last transaction commits so all go into the next one, and the writer never waits for
+    /// the line to hand over a batch. The fence and its failures are those of <see cref="AppendAsync"/>.
+    /// </summary>
+    ILedgerAppend BeginAppend(string line, long expectedSequence, LedgerEntry first, ExpiryUpdate? expiry = null, string? previousOperationId = null);
+
+    /// <summary>
     /// Writes a grain's state through the same writer as the ledger, so that many grains' writes share one commit:
     /// <paramref name="expectedVersion"/> is the version the grain read (null: it found none), and the write fails
     /// with <see cref="GrainStateConflictException"/> unless the stored state is still at it. Returns the new version.
@@ -69,6 +77,19 @@ public interface ILedgerStore
     LedgerStoreCounters Counters { get; }
 }
 
+/// <summary>An append that takes more entries until the store's writer takes it (<see cref="ILedgerStore.BeginAppend"/>).</summary>
+public interface ILedgerAppend
+{
+    /// <summary>
+    /// Adds the line's next entry, and the line's earliest pending expiry after it when that changes; false, with
+    /// nothing added, once the writer has taken the append: the entry then starts the next one.
+    /// </summary>
+    bool TryAdd(LedgerEntry entry, ExpiryUpdate? expiry);
+
+    /// <summary>Completes when every entry the append took is durable; fails as <see cref="ILedgerStore.AppendAsync"/> does.</summary>
+    Task Durable { get; }
+}
+
 /// <summary>An open negative-stock alert: the line, its latest entry, and the movement that caused the alert.</summary>
 public sealed record OpenAlert(string Line, LedgerEntry Latest, LedgerEntry Cause);
 
@@ -78,6 +99,7 @@ public sealed class LedgerStoreCounters
     private long _appends;
     private long _entries;
     private long _transactions;
+    private int _writing;
 
     public long Appends => Interlocked.Read(ref _appends);
 
@@ -92,6 +114,11 @@ public sealed class LedgerStoreCounters
     }
 
     internal void Committed() => Interlocked.Increment(ref _transactions);
+
+    /// <summary>Writes in the transaction the writer is writing now; 0 while it waits for work. A writer stuck on the database shows here.</summary>
+    public int WritesInTransaction => Volatile.Read(ref _writing);
+
+    internal void Writing(int writes) => Volatile.Write(ref _writing, writes);
 }
 
 /// <summary>A grain's state as stored: its version and its serialized payload (null when cleared).</summary>

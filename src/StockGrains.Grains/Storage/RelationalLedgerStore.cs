@@ -1,4 +1,5 @@
 using System.Data;
+using System.Diagnostics;
 using System.Data.Common;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -93,7 +94,21 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         using var activity = StockGrainsTelemetry.ActivitySource.StartActivity("ledger append");
         activity?.SetTag("stockgrains.line", line);
         activity?.SetTag("stockgrains.entries", entries.Count);
-        await WriteAsync(new Append(line, expectedSequence, entries) { Expiry = expiry, PreviousOperationId = previousOperationId }, cancellationToken);
+        var append = new Append(line, expectedSequence, entries, expiry, previousOperationId);
+        append.Take();
+        await WriteAsync(append, cancellationToken);
+    }
+
+    public ILedgerAppend BeginAppend(string line, long expectedSequence, LedgerEntry first, ExpiryUpdate? expiry = null, string? previousOperationId = null)
+    {
+        // The append outlives this call, so its activity must not become the caller's current one.
+        var caller = Activity.Current;
+        var activity = StockGrainsTelemetry.ActivitySource.StartActivity("ledger append");
+        Activity.Current = caller;
+        activity?.SetTag("stockgrains.line", line);
+        var append = new Append(line, expectedSequence, [first], expiry, previousOperationId) { Activity = activity };
+        _ = WriteAsync(append, CancellationToken.None);
+        return append;
     }
 
     public async Task<long> WriteGrainStateAsync(string id, long? expectedVersion, byte[]? payload, CancellationToken cancellationToken = default)
@@ -262,11 +277,14 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         while (WaitForWrites())
         {
             batch.Clear();
-            while (batch.Count < MaxAppendsPerTransaction && _queue.Reader.TryRead(out var append))
+            while (batch.Count < MaxAppendsPerTransaction && _queue.Reader.TryRead(out var write))
             {
-                batch.Add(append);
+                // From here on the append's entries are fixed: whatever its line decides next starts another append.
+                (write as Append)?.Take();
+                batch.Add(write);
             }
 
+            Counters.Writing(batch.Count);
             try
             {
                 connection ??= OpenWriterAsync().GetAwaiter().GetResult();
@@ -301,6 +319,13 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
 
                 connection?.Dispose();
                 connection = null;
+            }
+
+            Counters.Writing(0);
+            foreach (var append in batch.OfType<Append>().Where(a => a.Activity is not null))
+            {
+                append.Activity!.SetTag("stockgrains.entries", append.Entries.Count);
+                append.Activity.Dispose();
             }
         }
 
@@ -591,18 +616,57 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             new($"Grain state {Id} is not at version {ExpectedVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(none)"}: another activation wrote it.");
     }
 
-    /// <summary>One line's append waiting for the writer: the fence, the entries, and the caller's completion.</summary>
-    protected sealed class Append(string line, long expectedSequence, IReadOnlyList<LedgerEntry> entries) : PendingWrite
+    /// <summary>
+    /// One line's append waiting for the writer: the fence, the entries, and the caller's completion. Until the writer
+    /// takes it, its line may add entries (from the grain's thread, while the writer's thread reads the queue), so the
+    /// entries and the expiry change only under the lock.
+    /// </summary>
+    protected sealed class Append(string line, long expectedSequence, IEnumerable<LedgerEntry> entries, ExpiryUpdate? expiry, string? previousOperationId)
+        : PendingWrite, ILedgerAppend
     {
+        private readonly List<LedgerEntry> _entries = [.. entries];
+        private readonly Lock _lock = new();
+        private bool _taken;
+
         public string Line { get; } = line;
 
-        public ExpiryUpdate? Expiry { get; init; }
+        public ExpiryUpdate? Expiry { get; private set; } = expiry;
 
         /// <summary>The operation id the entry at <see cref="ExpectedSequence"/> must carry, when the caller pipelined this append behind it.</summary>
-        public string? PreviousOperationId { get; init; }
+        public string? PreviousOperationId { get; } = previousOperationId;
 
         public long ExpectedSequence { get; } = expectedSequence;
 
-        public IReadOnlyList<LedgerEntry> Entries { get; } = entries;
+        /// <summary>The entries; read them only once the append is taken, when they no longer change.</summary>
+        public IReadOnlyList<LedgerEntry> Entries => _entries;
+
+        public Task Durable => Done.Task;
+
+        /// <summary>The trace of an open append, ended by the writer once the append is durable; null when nobody listens.</summary>
+        public Activity? Activity { get; init; }
+
+        public bool TryAdd(LedgerEntry entry, ExpiryUpdate? expiry)
+        {
+            lock (_lock)
+            {
+                if (_taken)
+                {
+                    return false;
+                }
+
+                _entries.Add(entry);
+                Expiry = expiry ?? Expiry;
+                return true;
+            }
+        }
+
+        /// <summary>The writer takes the append: no entry joins it after this.</summary>
+        public void Take()
+        {
+            lock (_lock)
+            {
+                _taken = true;
+            }
+        }
     }
 }

@@ -23,12 +23,30 @@ public abstract class LedgerStoreContractTests
     /// <summary>Tries to change or delete an entry behind the store's back; must throw.</summary>
     protected abstract Task TamperAsync(string line);
 
+    /// <summary>Holds the database's write lock, as a long transaction of another client would, until disposed.</summary>
+    protected abstract Task<IAsyncDisposable> HoldWritesAsync();
+
     private static LedgerEntry Receipt(long sequence, string operationId) =>
         new(sequence, LedgerEntryKind.Received, 1, null, null, operationId, "op", null, At, sequence, 0, 0, 0, NegativeStockPolicy.Block, null, "receive|1|")
         {
             Note = "n",
             AlertCauseAfter = sequence == 2 ? 1 : null,
         };
+
+    /// <summary>A transaction holding the database's write lock; disposing it rolls back, so a pooled connection goes back clean.</summary>
+    protected sealed class HeldWrites(System.Data.Common.DbConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await using (var rollback = connection.CreateCommand())
+            {
+                rollback.CommandText = "ROLLBACK";
+                await rollback.ExecuteNonQueryAsync();
+            }
+
+            await connection.DisposeAsync();
+        }
+    }
 
     // Proves the fence: an append at a stale position fails, a reused operation id fails, and of eight racing writers exactly one wins.
     [Fact]
@@ -238,6 +256,42 @@ public abstract class LedgerStoreContractTests
         Assert.Equal(filled, (await store.ReadAsync(full, 0, 10)).Single());
     }
 
+    // Proves an open append takes a line's next entries while the writer is busy, takes none once the writer has it, and writes exactly what it took, with the expiry its last change set.
+    [Fact]
+    public async Task An_open_append_takes_entries_until_the_writer_takes_it_and_none_after()
+    {
+        var store = await StoreAsync();
+        var (other, line) = ($"{Fresh.Id("w")}/busy", $"{Fresh.Id("w")}/open");
+        Task busy;
+        ILedgerAppend open;
+        await using (await HoldWritesAsync())
+        {
+            busy = store.AppendAsync(other, 0, [Receipt(1, "a")]);
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (store.Counters.WritesInTransaction == 0)
+            {
+                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "the writer never took the first append");
+                await Task.Delay(10, TestContext.Current.CancellationToken);
+            }
+
+            open = store.BeginAppend(line, 0, Receipt(1, "r1"));
+            for (var sequence = 2; sequence <= 5; sequence++)
+            {
+                Assert.True(open.TryAdd(Receipt(sequence, $"r{sequence}"), sequence == 5 ? new ExpiryUpdate(At) : null));
+            }
+        }
+
+        await busy;
+        await open.Durable;
+        Assert.False(open.TryAdd(Receipt(6, "r6"), null));
+        Assert.Equal(["r1", "r2", "r3", "r4", "r5"], (await store.ReadAsync(line, 0, 10)).Select(e => e.OperationId));
+        Assert.Contains(line, await store.DueLinesAsync(At, 1_000));
+
+        // The refused entry starts the next append, behind the last one the first append took.
+        await store.BeginAppend(line, 5, Receipt(6, "r6"), previousOperationId: "r5").Durable;
+        Assert.Equal(6, (await store.ReadAsync(line, 0, 10)).Count);
+    }
+
     // Proves the ledger is append-only in the database itself.
     [Fact]
     public async Task The_database_refuses_to_change_or_delete_an_entry()
@@ -275,6 +329,18 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContractTests, IAsyncDis
             command.Parameters.AddWithValue("@l", line);
             await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => command.ExecuteNonQueryAsync());
         }
+    }
+
+    protected override async Task<IAsyncDisposable> HoldWritesAsync()
+    {
+        var connection = await _database!.OpenWriterAsync();
+        await using (var begin = connection.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE";
+            await begin.ExecuteNonQueryAsync();
+        }
+
+        return new HeldWrites(connection);
     }
 
     public async ValueTask DisposeAsync()
@@ -367,6 +433,18 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
         var conditions = plan.Where(l => l.Contains("Index Cond", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, conditions.Count);
         Assert.All(conditions, c => Assert.Contains(" AND ", c));
+    }
+
+    protected override async Task<IAsyncDisposable> HoldWritesAsync()
+    {
+        // A share lock lets readers through but no insert, like a long-running maintenance transaction would.
+        var connection = await _database!.DataSource.OpenConnectionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand("BEGIN; LOCK TABLE stock_ledger IN SHARE MODE", connection))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        return new HeldWrites(connection);
     }
 
     protected override async Task TamperAsync(string line)
