@@ -11,11 +11,11 @@ namespace StockGrains.Grains.Storage;
 /// The cluster ledger on PostgreSQL. Each silo's writer folds the appends of its lines into one transaction; two
 /// silos that both think they own a line race on the primary key, and the loser's append fails alone.
 /// <para>
-/// A transaction is at most five statements sent in one round trip, however many lines and orders it carries: the
-/// new lines' rows, every entry of every line inserted from arrays, the expiry index, and the order states written
-/// for the first time and written again. Each line's fence is part of the insert (its rows go in only if the line is
-/// at the expected sequence, behind the expected entry), so the common case needs no savepoints, and each state names
-/// the version it replaces. When anything is refused — a fence lost, a version moved, or a constraint broken by a
+/// A transaction is at most five statements sent in one round trip with its commit, however many lines and orders it
+/// carries: the new lines' rows, every entry of every line inserted from arrays, the expiry index, and the order
+/// states written for the first time and written again. Each line's fence is part of the insert (its rows go in only
+/// if the line is at the expected sequence, behind the expected entry), so the common case needs no savepoints, and
+/// each state names the version it replaces. When anything is refused — a fence lost, a version moved, or a constraint broken by a
 /// second activation on another silo — the transaction is rolled back and written again the generic way, with a
 /// savepoint per append, so that only the stale write fails.
 /// </para>
@@ -78,6 +78,9 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         "UPDATE grain_states s SET version = u.expected + 1, payload = u.payload FROM unnest($1::text[], $2::bigint[], $3::bytea[]) " +
         "AS u(id, expected, payload) WHERE s.id = ANY($1) AND s.id = u.id AND s.version = u.expected";
 
+    /// <summary>The error <c>stockgrains_expect_rows</c> raises when a statement changed fewer rows than it must: a fence was lost.</summary>
+    internal const string FenceLost = "SG001";
+
     private readonly ILogger<PostgresLedgerStore> _logger = logger;
 
     protected override async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken) =>
@@ -95,7 +98,13 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         }
     }
 
-    /// <summary>Writes the transaction in one round trip; false, with nothing written, when anything in it was refused.</summary>
+    /// <summary>
+    /// Writes the transaction, commit included, in one round trip; false, with nothing written, when anything in it was
+    /// refused. The batch runs as one implicit transaction, which PostgreSQL commits, durably, before it answers: there
+    /// is no second round trip for the commit. So a lost fence cannot be found from the rows each statement changed
+    /// once the answer is back; each checked statement raises <see cref="FenceLost"/> itself instead, and that aborts
+    /// the whole transaction.
+    /// </summary>
     private bool TryWriteAtOnce(NpgsqlConnection connection, IReadOnlyList<PendingWrite> batch)
     {
         var states = batch.OfType<StateWrite>().ToArray();
@@ -105,71 +114,67 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
             return false;
         }
 
-        using var transaction = connection.BeginTransaction(IsolationLevel.ReadCommitted);
-        using var commands = new NpgsqlBatch(connection, transaction);
-
-        // Each statement but the lines' rows says how many rows it must change; one that changes fewer lost a fence.
-        var checks = new List<(int Command, int Rows)>();
-        void Add(NpgsqlBatchCommand command, int? rows = null)
-        {
-            if (rows is { } expected)
-            {
-                checks.Add((commands.BatchCommands.Count, expected));
-            }
-
-            commands.BatchCommands.Add(command);
-        }
-
+        using var commands = new NpgsqlBatch(connection);
         var newLines = writes.Where(w => w.Expected == 0 && w.Entries.Count > 0).Select(w => w.Line).ToArray();
         if (newLines.Length > 0)
         {
             var keys = newLines.Select(StockKey.Parse).ToArray();
-            Add(Statement(LinesSql, Texts(newLines), Texts(keys.Select(k => k.Warehouse).ToArray()), Texts(keys.Select(k => k.Sku).ToArray())));
+            commands.BatchCommands.Add(Statement(LinesSql, Texts(newLines), Texts(keys.Select(k => k.Warehouse).ToArray()),
+                Texts(keys.Select(k => k.Sku).ToArray())));
         }
 
         if (writes.Sum(w => w.Entries.Count) is var entries and > 0)
         {
-            Add(Insert(writes, entries), entries);
+            commands.BatchCommands.Add(Insert(writes, entries));
         }
 
         if (writes.Where(w => w.Expiry is not null).ToArray() is { Length: > 0 } expiries)
         {
-            Add(Statement(ExpirySql, Texts(expiries.Select(w => w.Line).ToArray()),
+            commands.BatchCommands.Add(Checked(ExpirySql, expiries.Length, Texts(expiries.Select(w => w.Line).ToArray()),
                 Longs(expiries.Select(w => w.Expiry!.Value.At is { } at ? LedgerFormat.Ticks(at) : (long?)null).ToArray()),
-                Longs(expiries.Select(w => w.Expected + w.Entries.Count).ToArray())), expiries.Length);
+                Longs(expiries.Select(w => w.Expected + w.Entries.Count).ToArray())));
         }
 
         if (states.Where(w => w.ExpectedVersion is null).ToArray() is { Length: > 0 } firsts)
         {
-            Add(Statement(FirstStatesSql, Texts(firsts.Select(w => w.Id).ToArray()), Bytes(firsts.Select(w => w.Payload).ToArray())), firsts.Length);
+            commands.BatchCommands.Add(Checked(FirstStatesSql, firsts.Length, Texts(firsts.Select(w => w.Id).ToArray()),
+                Bytes(firsts.Select(w => w.Payload).ToArray())));
         }
 
         if (states.Where(w => w.ExpectedVersion is not null).ToArray() is { Length: > 0 } laters)
         {
-            Add(Statement(LaterStatesSql, Texts(laters.Select(w => w.Id).ToArray()), Longs(laters.Select(w => w.ExpectedVersion!.Value).ToArray()),
-                Bytes(laters.Select(w => w.Payload).ToArray())), laters.Length);
+            commands.BatchCommands.Add(Checked(LaterStatesSql, laters.Length, Texts(laters.Select(w => w.Id).ToArray()),
+                Longs(laters.Select(w => w.ExpectedVersion!.Value).ToArray()), Bytes(laters.Select(w => w.Payload).ToArray())));
         }
 
         try
         {
             commands.ExecuteNonQuery();
+            return true;
         }
-        catch (PostgresException ex) when (IsUniqueViolation(ex))
+        catch (PostgresException ex) when (ex.SqlState == FenceLost || IsUniqueViolation(ex))
         {
-            LogBatchRefused(_logger, batch.Count, ex.ConstraintName);
-            transaction.Rollback();
+            // All or nothing, and PostgreSQL has rolled it all back: the careful path finds out which write was refused.
+            if (ex.SqlState != FenceLost)
+            {
+                LogBatchRefused(_logger, batch.Count, ex.ConstraintName);
+            }
+
             return false;
         }
+    }
 
-        // All or nothing: if any line or state lost its fence, the savepoint path finds out which, precisely.
-        if (checks.Any(c => commands.BatchCommands[c.Command].RecordsAffected != c.Rows))
-        {
-            transaction.Rollback();
-            return false;
-        }
-
-        transaction.Commit();
-        return true;
+    /// <summary>
+    /// A statement that must change exactly <paramref name="rows"/> rows, wrapped so that PostgreSQL itself raises
+    /// <see cref="FenceLost"/> when it changes fewer. The count is the statement's last parameter.
+    /// </summary>
+    private static NpgsqlBatchCommand Checked(string sql, int rows, params NpgsqlParameter[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(
+            $"WITH changed AS ({sql} RETURNING 1) SELECT stockgrains_expect_rows(COUNT(*), ${parameters.Length + 1}) FROM changed");
+        command.Parameters.AddRange(parameters);
+        command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = rows });
+        return command;
     }
 
     /// <summary>The insert of every entry of the transaction: one array per column, each line's fence beside them.</summary>
@@ -187,18 +192,17 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
             }
         }
 
-        var command = new NpgsqlBatchCommand(InsertSql);
-        command.Parameters.Add(Texts(lines));
+        var parameters = new List<NpgsqlParameter>(InsertParameterCount) { Texts(lines) };
         foreach (var column in LedgerColumns)
         {
-            command.Parameters.Add(column.IsText ? Column(Array.ConvertAll(entries, column.TextOf)) : Column(Array.ConvertAll(entries, column.NumberOf)));
+            parameters.Add(column.IsText ? Column(Array.ConvertAll(entries, column.TextOf)) : Column(Array.ConvertAll(entries, column.NumberOf)));
         }
 
         var fenced = writes.Where(w => w.Entries.Count > 0).ToArray();
-        command.Parameters.Add(Texts(fenced.Select(w => w.Line).ToArray()));
-        command.Parameters.Add(Longs(fenced.Select(w => w.Expected).ToArray()));
-        command.Parameters.Add(Texts(fenced.Select(w => w.Previous).ToArray()));
-        return command;
+        parameters.Add(Texts(fenced.Select(w => w.Line).ToArray()));
+        parameters.Add(Longs(fenced.Select(w => w.Expected).ToArray()));
+        parameters.Add(Texts(fenced.Select(w => w.Previous).ToArray()));
+        return Checked(InsertSql, n, [.. parameters]);
     }
 
     /// <summary>
