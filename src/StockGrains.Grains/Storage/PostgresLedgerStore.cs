@@ -52,6 +52,9 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     /// <summary>Parameters of <see cref="InsertSql"/>: the lines, one array per column, then the fences' three arrays.</summary>
     internal static int InsertParameterCount => FenceParameter + 2;
 
+    /// <summary>The insert as the writer sends it: checked, with the number of entries it must write as one more parameter.</summary>
+    internal static readonly string CheckedInsertSql = CheckedSql(InsertSql, InsertParameterCount);
+
     /// <summary>The number of the fences' first parameter: after the lines (<c>$1</c>) and one array per ledger column.</summary>
     private static int FenceParameter => LedgerColumns.Length + 2;
 
@@ -170,12 +173,14 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     /// </summary>
     private static NpgsqlBatchCommand Checked(string sql, int rows, params NpgsqlParameter[] parameters)
     {
-        var command = new NpgsqlBatchCommand(
-            $"WITH changed AS ({sql} RETURNING 1) SELECT stockgrains_expect_rows(COUNT(*), ${parameters.Length + 1}) FROM changed");
+        var command = new NpgsqlBatchCommand(CheckedSql(sql, parameters.Length));
         command.Parameters.AddRange(parameters);
         command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = rows });
         return command;
     }
+
+    private static string CheckedSql(string sql, int parameters) =>
+        $"WITH changed AS ({sql} RETURNING 1) SELECT stockgrains_expect_rows(COUNT(*), ${parameters + 1}) FROM changed";
 
     /// <summary>The insert of every entry of the transaction: one array per column, each line's fence beside them.</summary>
     private static NpgsqlBatchCommand Insert(IReadOnlyList<LineWrite> writes, int n)

@@ -403,19 +403,19 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
         Assert.Equal(1, results.Count(r => r is null));
     }
 
-    // Proves the fence's looks at the ledger go by key in the one plan the writer keeps, made while the ledger was empty: a hashed sub-plan or a look by line alone read the whole ledger on every transaction with a pipelined append.
+    // Proves the fence's looks at the ledger go by key in the one plan the writer keeps for the insert as it sends it, made while the ledger was empty: a hashed sub-plan or a look by line alone read the whole ledger on every transaction with a pipelined append.
     [Fact]
     public async Task The_fence_finds_its_entries_by_key_in_the_plan_made_on_an_empty_ledger()
     {
         await StoreAsync();
         await using var connection = await _database!.WriterSource.OpenConnectionAsync();
-        await using (var prepare = new Npgsql.NpgsqlCommand($"PREPARE fence AS {PostgresLedgerStore.InsertSql}", connection))
+        await using (var prepare = new Npgsql.NpgsqlCommand($"PREPARE fence AS {PostgresLedgerStore.CheckedInsertSql}", connection))
         {
             await prepare.ExecuteNonQueryAsync();
         }
 
         var plan = new List<string>();
-        var empty = string.Join(", ", Enumerable.Repeat("'{}'", PostgresLedgerStore.InsertParameterCount));
+        var empty = string.Join(", ", Enumerable.Repeat("'{}'", PostgresLedgerStore.InsertParameterCount)) + ", 0";
         await using (var explain = new Npgsql.NpgsqlCommand($"EXPLAIN EXECUTE fence({empty})", connection))
         await using (var reader = await explain.ExecuteReaderAsync())
         {
