@@ -55,47 +55,62 @@ public static class Load
     {
         // Arrivals beyond this many unanswered requests are counted as failed rather than queued without bound.
         const int MaxOutstanding = 100_000;
-        var random = new Random(1);
         var started = Stopwatch.GetTimestamp();
         var interval = Stopwatch.Frequency / (double)options.Rate;
         var outstanding = new List<Task>();
         var inFlight = 0;
-        for (var n = 0; Stopwatch.GetElapsedTime(started) < options.Duration && !cancellationToken.IsCancellationRequested; n++)
+        var paced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // The arrivals are paced by a thread of their own that sleeps between them. An awaited delay resumes on the
+        // thread pool, which under load ran it up to three and a half milliseconds late; every arrival due meanwhile then
+        // went out in one burst, and the lag counted as the system's latency. A sleeping thread wakes within about a
+        // millisecond, whatever the pool is doing.
+        var pacer = new Thread(() =>
         {
-            var scheduled = started + (long)(n * interval);
-            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), scheduled);
-            if (wait > TimeSpan.Zero)
+            var random = new Random(1);
+            for (var n = 0; Stopwatch.GetElapsedTime(started) < options.Duration && !cancellationToken.IsCancellationRequested; n++)
             {
-                await Task.Delay(wait, cancellationToken);
+                var scheduled = started + (long)(n * interval);
+                while (Stopwatch.GetTimestamp() < scheduled)
+                {
+                    Thread.Sleep(1);
+                }
+
+                if (Volatile.Read(ref inFlight) >= MaxOutstanding)
+                {
+                    recorder.RecordError(Stopwatch.GetElapsedTime(scheduled).Ticks, new TimeoutException($"more than {MaxOutstanding:N0} requests unanswered"));
+                    continue;
+                }
+
+                var number = first + n;
+                var seed = random.Next();
+                Interlocked.Increment(ref inFlight);
+                outstanding.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        var outcome = await call(number % options.Callers, number, new Random(seed));
+                        recorder.Record(Stopwatch.GetElapsedTime(scheduled).Ticks, outcome);
+                    }
+                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        recorder.RecordError(Stopwatch.GetElapsedTime(scheduled).Ticks, ex);
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref inFlight);
+                    }
+                }, cancellationToken));
             }
 
-            if (Volatile.Read(ref inFlight) >= MaxOutstanding)
-            {
-                recorder.RecordError(Stopwatch.GetElapsedTime(scheduled).Ticks, new TimeoutException($"more than {MaxOutstanding:N0} requests unanswered"));
-                continue;
-            }
-
-            var number = first + n;
-            var seed = random.Next();
-            Interlocked.Increment(ref inFlight);
-            outstanding.Add(Task.Run(async () =>
-            {
-                try
-                {
-                    var outcome = await call(number % options.Callers, number, new Random(seed));
-                    recorder.Record(Stopwatch.GetElapsedTime(scheduled).Ticks, outcome);
-                }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-                {
-                    recorder.RecordError(Stopwatch.GetElapsedTime(scheduled).Ticks, ex);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref inFlight);
-                }
-            }, cancellationToken));
-        }
-
+            paced.SetResult();
+        })
+        {
+            IsBackground = true,
+            Name = "open-loop pacer",
+        };
+        pacer.Start();
+        await paced.Task;
         await Task.WhenAll(outstanding);
         return Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
