@@ -1,4 +1,3 @@
-using System.Data;
 using System.Data.Common;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -15,9 +14,9 @@ namespace StockGrains.Grains.Storage;
 /// carries: the new lines' rows, every entry of every line inserted from arrays, the expiry index, and the order
 /// states written for the first time and written again. Each line's fence is part of the insert (its rows go in only
 /// if the line is at the expected sequence, behind the expected entry), so the common case needs no savepoints, and
-/// each state names the version it replaces. When anything is refused — a fence lost, a version moved, or a constraint broken by a
-/// second activation on another silo — the transaction is rolled back and written again the generic way, with a
-/// savepoint per append, so that only the stale write fails.
+/// each state names the version it replaces. When anything is refused — a fence lost, a version moved, or a constraint
+/// broken by a second activation on another silo — PostgreSQL rolls the transaction back, and it is written again the
+/// generic way, with a savepoint per append, so that only the stale write fails.
 /// </para>
 /// </summary>
 public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogger<PostgresLedgerStore> logger) : RelationalLedgerStore(logger)

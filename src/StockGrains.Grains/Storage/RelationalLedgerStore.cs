@@ -1,6 +1,6 @@
 using System.Data;
-using System.Diagnostics;
 using System.Data.Common;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using StockGrains.Stock;
@@ -107,7 +107,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         Activity.Current = caller;
         activity?.SetTag("stockgrains.line", line);
         var append = new Append(line, expectedSequence, [first], expiry, previousOperationId) { Activity = activity };
-        _ = WriteAsync(append, CancellationToken.None);
+        _ = QueueAsync(append, CancellationToken.None);
         return append;
     }
 
@@ -123,9 +123,22 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// </summary>
     private async Task WriteAsync(PendingWrite write, CancellationToken cancellationToken)
     {
-        _ = _writer.Value;
-        await _queue.Writer.WriteAsync(write, cancellationToken);
+        await QueueAsync(write, cancellationToken);
         await write.Done.Task;
+    }
+
+    /// <summary>Hands a write to the writer, waiting while the queue is full; a write that cannot be queued fails its caller.</summary>
+    private async Task QueueAsync(PendingWrite write, CancellationToken cancellationToken)
+    {
+        _ = _writer.Value;
+        try
+        {
+            await _queue.Writer.WriteAsync(write, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            write.Done.TrySetException(ex);
+        }
     }
 
     public async Task<StoredGrainState?> ReadGrainStateAsync(string id, CancellationToken cancellationToken = default) =>
