@@ -36,7 +36,10 @@ public static class Load
         var shown = progress is null ? Task.CompletedTask : recorder.ShowProgressAsync(progress, stop.Token);
         try
         {
-            return (recorder, await FireAsync(options, recorder, call, 0, cancellationToken));
+            recorder.StartGcSpan();
+            var seconds = await FireAsync(options, recorder, call, 0, cancellationToken);
+            recorder.EndGcSpan();
+            return (recorder, seconds);
         }
         finally
         {

@@ -30,16 +30,29 @@ public sealed record Report(
     /// </summary>
     public double EntriesPerTransaction { get; init; }
 
+    /// <summary>Bytes the process allocated per answered request while the workload was measured.</summary>
+    public double BytesPerRequest { get; init; }
+
+    /// <summary>The process's GC pauses, in all, while the workload was measured.</summary>
+    public double GcPauseMs { get; init; }
+
+    /// <summary>Collections of generation 0, 1 and 2 while the workload was measured.</summary>
+    public IReadOnlyList<int> Collections { get; init; } = [];
+
     public static Report From(string target, Recorder recorder, double seconds, double entriesPerAppend, IReadOnlyList<string> violations,
         IReadOnlyList<string>? notes = null)
     {
         var h = recorder.Histogram;
         double Ms(double percentile) => h.TotalCount == 0 ? 0 : h.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
+        var answered = recorder.Succeeded + recorder.Refused + recorder.Failed;
         return new Report(target, recorder.Succeeded, recorder.Refused, recorder.Failed, seconds, recorder.Succeeded / seconds,
             Ms(50), Ms(90), Ms(99), Ms(99.9), entriesPerAppend, violations)
         {
             Notes = notes ?? [],
             FirstError = recorder.FirstError,
+            BytesPerRequest = answered == 0 ? 0 : recorder.Gc.AllocatedBytes / (double)answered,
+            GcPauseMs = recorder.Gc.Pause.TotalMilliseconds,
+            Collections = [recorder.Gc.Gen0, recorder.Gc.Gen1, recorder.Gc.Gen2],
         };
     }
 
@@ -48,6 +61,7 @@ public sealed record Report(
         $"p50 {P50Ms,6:F2} ms  p90 {P90Ms,6:F2}  p99 {P99Ms,6:F2}  p999 {P999Ms,7:F2}" +
         (EntriesPerAppend > 0 ? $"  entries/append {EntriesPerAppend:F1}" : "") +
         (EntriesPerTransaction > 0 ? $"  entries/tx {EntriesPerTransaction:F1}" : "") +
+        (BytesPerRequest > 0 ? $"  alloc/req {BytesPerRequest:N0} B  gc pause {GcPauseMs:N0} ms ({string.Join('/', Collections)})" : "") +
         (Violations.Count == 0 ? "  invariants: OK" : $"  INVARIANTS VIOLATED: {string.Join("; ", Violations)}") +
         (FirstError is null ? "" : $"{Environment.NewLine}  first error: {FirstError}") +
         string.Concat(Notes.Select(n => $"{Environment.NewLine}  note: {n}"));
@@ -76,6 +90,21 @@ public sealed class Recorder
         .WithPrecisionOf(3).WithThreadSafeWrites().WithThreadSafeReads().Create();
 
     public LongConcurrentHistogram Histogram { get; } = new(1, MaxTicks, 3);
+
+    /// <summary>
+    /// What the whole process did with memory while the workload was measured: bytes allocated, the time the GC paused
+    /// it, and collections of each generation. The process holds the generator and an embedded server alike, so these
+    /// are the cost of a request on both sides, and they say whether a tail is the collector's.
+    /// </summary>
+    public GcSpan Gc { get; private set; }
+
+    /// <summary>Starts the measured span of <see cref="Gc"/>.</summary>
+    public void StartGcSpan() => _gcStart = GcSpan.Now();
+
+    /// <summary>Ends the measured span of <see cref="Gc"/>.</summary>
+    public void EndGcSpan() => Gc = GcSpan.Now() - _gcStart;
+
+    private GcSpan _gcStart;
 
     public long Succeeded => Interlocked.Read(ref _succeeded);
 
@@ -142,4 +171,14 @@ public sealed class Recorder
             // The run ended: stop quietly.
         }
     }
+}
+
+/// <summary>The process's allocation and collection counters, or the difference between two readings of them.</summary>
+public readonly record struct GcSpan(long AllocatedBytes, TimeSpan Pause, int Gen0, int Gen1, int Gen2)
+{
+    public static GcSpan Now() =>
+        new(GC.GetTotalAllocatedBytes(precise: false), GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+
+    public static GcSpan operator -(GcSpan end, GcSpan start) =>
+        new(end.AllocatedBytes - start.AllocatedBytes, end.Pause - start.Pause, end.Gen0 - start.Gen0, end.Gen1 - start.Gen1, end.Gen2 - start.Gen2);
 }

@@ -18,6 +18,20 @@ public sealed class LoadGeneratorTests
         Assert.True(report.Refused > 0, "the sale should have sold out");
     }
 
+    // Proves a run reports what one ledger transaction carried and what the process allocated while the workload was measured.
+    [Fact]
+    public async Task A_run_reports_entries_per_transaction_and_bytes_allocated_per_request()
+    {
+        var options = new LoadOptions { Scenario = "flash-sale", Callers = 16, Duration = TimeSpan.FromSeconds(1), Stock = 1_000_000 };
+        var report = (await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken)).Single();
+        Assert.Empty(report.Violations);
+        Assert.InRange(report.EntriesPerAppend, 1, report.EntriesPerTransaction);
+        Assert.True(report.BytesPerRequest > 0);
+        Assert.Equal(3, report.Collections.Count);
+        Assert.Contains("entries/tx", report.ToString(), StringComparison.Ordinal);
+        Assert.Contains("alloc/req", report.ToString(), StringComparison.Ordinal);
+    }
+
     // Proves the warm-up reserves for real under ids of its own and is left out of the figures: a sale that sells out while warming up measures only refusals.
     [Fact]
     public async Task A_sale_that_sells_out_during_the_warm_up_measures_only_refusals()
