@@ -70,6 +70,27 @@ public static class Load
         // millisecond, whatever the pool is doing.
         var pacer = new Thread(() =>
         {
+            try
+            {
+                Pace();
+                paced.SetResult();
+            }
+            catch (Exception ex)
+            {
+                paced.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "open-loop pacer",
+        };
+        pacer.Start();
+        await paced.Task;
+        await Task.WhenAll(outstanding);
+        return Stopwatch.GetElapsedTime(started).TotalSeconds;
+
+        void Pace()
+        {
             var random = new Random(1);
             for (var n = 0; Stopwatch.GetElapsedTime(started) < options.Duration && !cancellationToken.IsCancellationRequested; n++)
             {
@@ -105,17 +126,7 @@ public static class Load
                     }
                 }, cancellationToken));
             }
-
-            paced.SetResult();
-        })
-        {
-            IsBackground = true,
-            Name = "open-loop pacer",
-        };
-        pacer.Start();
-        await paced.Task;
-        await Task.WhenAll(outstanding);
-        return Stopwatch.GetElapsedTime(started).TotalSeconds;
+        }
     }
 
     private static async Task<double> FireClosedAsync(LoadOptions options, Recorder recorder, Call call, int first, CancellationToken cancellationToken)
