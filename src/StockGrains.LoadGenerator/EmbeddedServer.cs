@@ -158,7 +158,7 @@ public sealed class EmbeddedServer : IAsyncDisposable
         }
         catch (NpgsqlException ex)
         {
-            await Console.Error.WriteLineAsync($"warning: database {name} was left behind: {ex.Message}");
+            await log.WriteLineAsync($"warning: database {name} was left behind: {ex.Message}");
         }
     }
 

@@ -80,6 +80,11 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         "UPDATE grain_states s SET version = u.expected + 1, payload = u.payload FROM unnest($1::text[], $2::bigint[], $3::bytea[]) " +
         "AS u(id, expected, payload) WHERE s.id = ANY($1) AND s.id = u.id AND s.version = u.expected";
 
+    // The checked forms are built once: each is sent thousands of times a second, and the prepared statement is found by its text.
+    private static readonly string CheckedExpirySql = CheckedSql(ExpirySql, 3);
+    private static readonly string CheckedFirstStatesSql = CheckedSql(FirstStatesSql, 2);
+    private static readonly string CheckedLaterStatesSql = CheckedSql(LaterStatesSql, 3);
+
     /// <summary>The error <c>stockgrains_expect_rows</c> raises when a statement changed fewer rows than it must: a fence was lost.</summary>
     internal const string FenceLost = "SG001";
 
@@ -132,20 +137,20 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
         if (writes.Where(w => w.Expiry is not null).ToArray() is { Length: > 0 } expiries)
         {
-            commands.BatchCommands.Add(Checked(ExpirySql, expiries.Length, Texts(expiries.Select(w => w.Line).ToArray()),
+            commands.BatchCommands.Add(Checked(CheckedExpirySql, expiries.Length, Texts(expiries.Select(w => w.Line).ToArray()),
                 Longs(expiries.Select(w => w.Expiry!.Value.At is { } at ? LedgerFormat.Ticks(at) : (long?)null).ToArray()),
                 Longs(expiries.Select(w => w.Expected + w.Entries.Count).ToArray())));
         }
 
         if (states.Where(w => w.ExpectedVersion is null).ToArray() is { Length: > 0 } firsts)
         {
-            commands.BatchCommands.Add(Checked(FirstStatesSql, firsts.Length, Texts(firsts.Select(w => w.Id).ToArray()),
+            commands.BatchCommands.Add(Checked(CheckedFirstStatesSql, firsts.Length, Texts(firsts.Select(w => w.Id).ToArray()),
                 Bytes(firsts.Select(w => w.Payload).ToArray())));
         }
 
         if (states.Where(w => w.ExpectedVersion is not null).ToArray() is { Length: > 0 } laters)
         {
-            commands.BatchCommands.Add(Checked(LaterStatesSql, laters.Length, Texts(laters.Select(w => w.Id).ToArray()),
+            commands.BatchCommands.Add(Checked(CheckedLaterStatesSql, laters.Length, Texts(laters.Select(w => w.Id).ToArray()),
                 Longs(laters.Select(w => w.ExpectedVersion!.Value).ToArray()), Bytes(laters.Select(w => w.Payload).ToArray())));
         }
 
@@ -167,17 +172,18 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     }
 
     /// <summary>
-    /// A statement that must change exactly <paramref name="rows"/> rows, wrapped so that PostgreSQL itself raises
-    /// <see cref="FenceLost"/> when it changes fewer. The count is the statement's last parameter.
+    /// A statement in its checked form (<see cref="CheckedSql"/>) that must change exactly <paramref name="rows"/> rows:
+    /// PostgreSQL itself raises <see cref="FenceLost"/> when it changes fewer. The count is the statement's last parameter.
     /// </summary>
-    private static NpgsqlBatchCommand Checked(string sql, int rows, params NpgsqlParameter[] parameters)
+    private static NpgsqlBatchCommand Checked(string checkedSql, int rows, params NpgsqlParameter[] parameters)
     {
-        var command = new NpgsqlBatchCommand(CheckedSql(sql, parameters.Length));
+        var command = new NpgsqlBatchCommand(checkedSql);
         command.Parameters.AddRange(parameters);
         command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = rows });
         return command;
     }
 
+    /// <summary>A data-changing statement of <paramref name="parameters"/> parameters, wrapped to check the rows it changed against one more.</summary>
     private static string CheckedSql(string sql, int parameters) =>
         $"WITH changed AS ({sql} RETURNING 1) SELECT stockgrains_expect_rows(COUNT(*), ${parameters + 1}) FROM changed";
 
@@ -206,7 +212,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         parameters.Add(Texts(fenced.Select(w => w.Line).ToArray()));
         parameters.Add(Longs(fenced.Select(w => w.Expected).ToArray()));
         parameters.Add(Texts(fenced.Select(w => w.Previous).ToArray()));
-        return Checked(InsertSql, n, [.. parameters]);
+        return Checked(CheckedInsertSql, n, [.. parameters]);
     }
 
     /// <summary>

@@ -66,7 +66,12 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     protected RelationalLedgerStore(ILogger logger)
     {
         _logger = logger;
-        _writer = new Lazy<Task>(StartWriter, LazyThreadSafetyMode.ExecutionAndPublication);
+        // The writer runs on a thread of its own (a long-running task). It spends its life in synchronous database calls,
+        // which would hold a thread-pool thread each time and make the pool inject more; and the silo's throughput on one
+        // hot line is the rate of this one loop, so it should not queue behind grain work for a pool thread after every wait.
+        _writer = new Lazy<Task>(
+            () => Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default),
+            LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public LedgerStoreCounters Counters { get; } = new();
@@ -94,9 +99,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         using var activity = StockGrainsTelemetry.ActivitySource.StartActivity("ledger append");
         activity?.SetTag("stockgrains.line", line);
         activity?.SetTag("stockgrains.entries", entries.Count);
-        var append = new Append(line, expectedSequence, entries, expiry, previousOperationId);
-        append.Take();
-        await WriteAsync(append, cancellationToken);
+        await WriteAsync(new Append(line, expectedSequence, entries, expiry, previousOperationId), cancellationToken);
     }
 
     public ILedgerAppend BeginAppend(string line, long expectedSequence, LedgerEntry first, ExpiryUpdate? expiry = null, string? previousOperationId = null)
@@ -252,39 +255,12 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         return rows;
     }
 
-    /// <summary>
-    /// The writer runs on a thread of its own. It spends its life in synchronous database calls, which would hold a
-    /// thread-pool thread each time and make the pool inject more; and the silo's throughput on one hot line is the
-    /// rate of this one loop, so it should not queue behind grain work for a pool thread after every wait.
-    /// </summary>
-    private Task StartWriter()
-    {
-        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                WriteLoop();
-                finished.SetResult();
-            }
-            catch (Exception ex)
-            {
-                finished.SetException(ex);
-            }
-        })
-        {
-            IsBackground = true,
-            Name = WriterThreadName,
-        };
-        thread.Start();
-        return finished.Task;
-    }
-
     /// <summary>The writer thread's name, as tools such as <c>top -H</c> show it (Linux keeps 15 characters).</summary>
     private const string WriterThreadName = "ledger writer";
 
     private void WriteLoop()
     {
+        Thread.CurrentThread.Name = WriterThreadName;
         var batch = new List<PendingWrite>(MaxAppendsPerTransaction);
         DbConnection? connection = null;
         while (WaitForWrites())
@@ -335,10 +311,13 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             }
 
             Counters.Writing(0);
-            foreach (var append in batch.OfType<Append>().Where(a => a.Activity is not null))
+            foreach (var write in batch)
             {
-                append.Activity!.SetTag("stockgrains.entries", append.Entries.Count);
-                append.Activity.Dispose();
+                if (write is Append { Activity: { } activity } append)
+                {
+                    activity.SetTag("stockgrains.entries", append.Entries.Count);
+                    activity.Dispose();
+                }
             }
         }
 
