@@ -53,6 +53,13 @@ public sealed record LoadOptions
     /// </summary>
     public string? Via { get; init; }
 
+    /// <summary>
+    /// What each caller does with a hold it got before its next reservation: <c>none</c> (it stays open), <c>commit</c>
+    /// (the order was paid), or <c>ship</c> (paid, then picked and shipped, which closes the hold). A checkout that
+    /// ships is the whole life of a unit: it shows what a line that has forgotten old holds costs.
+    /// </summary>
+    public string Then { get; init; } = "none";
+
     /// <summary>An external server's Orleans gateway port on 127.0.0.1; without it the orleans target starts the embedded server.</summary>
     public int? Gateway { get; init; }
 
@@ -111,6 +118,10 @@ public sealed record LoadOptions
           --via lines|orders              reserve on the stock line (IStockLineGrain.ReserveAsync), or
                                           place a one-line order (IReservationGrain.PlaceAsync), which
                                           is the path HTTP takes; http supports only orders  (lines; http: orders)
+          --then none|commit|ship         what each caller does with a unit it held, before its next
+                                          reservation: nothing, commit it, or commit and ship it;
+                                          --via lines only, without baselines; a result then counts
+                                          checkouts, each two or three durable changes          (none)
           --gateway PORT                  orleans: an external server's gateway on 127.0.0.1, 1-65535;
                                           with --connection the client finds every gateway in that
                                           database's membership table instead. Without --gateway the
@@ -170,6 +181,7 @@ public sealed record LoadOptions
                 "--redis" => options with { Redis = Endpoint(Next(), "--redis") },
                 "--target" => options with { Target = OneOf(Next(), "--target", "embedded", "orleans", "http") },
                 "--via" => options with { Via = OneOf(Next(), "--via", "lines", "orders") },
+                "--then" => options with { Then = OneOf(Next(), "--then", "none", "commit", "ship") },
                 "--gateway" => options with { Gateway = Bounded(Next(), 1, 65_535, "--gateway") },
                 "--url" => options with { Url = HttpAddress(Next()) },
                 "--api-key" => options with { ApiKey = Key(Next()) },
@@ -191,6 +203,10 @@ public sealed record LoadOptions
         Check(options.ApiKey is null || options.Target == "http", "--api-key goes with --target http.");
         Check(!(options.Target == "http" && options.Via == "lines"), "--target http reserves through orders (POST /v1/reservations); --via lines is not available over HTTP.");
         Check(!(options.Scenario == "orders" && options.Via == "lines"), "--scenario orders places orders; --via lines does not apply.");
+        Check(options.Then == "none" || (options.Scenario is "flash-sale" or "uniform" && options.EffectiveVia == "lines"),
+            "--then commits or ships holds on the stock line: it needs --scenario flash-sale or uniform, --via lines.");
+        Check(options.Then == "none" || !(options.PostgresBaseline || options.RedisBaseline),
+            "--then measures StockGrains alone: the baselines only reserve, so their ratios would compare different work.");
 
         // These settings shape the server this tool starts; an external server was configured by whoever started it.
         Check(options.Embedded || (options.Store == "sqlite" && !options.BrokenSkipStockCheck),

@@ -125,6 +125,10 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             if (ok)
             {
                 acknowledged.Add((index, id));
+                if (options.Then != "none")
+                {
+                    await target.FinishHoldAsync(Warehouse, skus[index], id, options.Then == "ship", cancellationToken);
+                }
             }
 
             return ok;
@@ -140,7 +144,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 violations.Add($"oversell on {skus[i]}: {acked.Count} reservations for {options.Stock} units");
             }
 
-            var (held, problems) = await ReadLineAsync(admin, Warehouse, skus[i], token);
+            var (held, problems, shipped) = await ReadLineAsync(admin, Warehouse, skus[i], token);
             foreach (var problem in problems)
             {
                 violations.Add(problem);
@@ -150,6 +154,11 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             if (lost > 0)
             {
                 violations.Add($"{lost} acknowledged reservations of {skus[i]} are not in the ledger");
+            }
+
+            if (options.Then == "ship" && acked.Count(id => !shipped.Contains(id)) is var unshipped and > 0)
+            {
+                violations.Add($"{unshipped} acknowledged checkouts of {skus[i]} were never shipped");
             }
         });
 
@@ -200,7 +209,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         var violations = new ConcurrentBag<string>();
         await Parallel.ForEachAsync(skus.SelectMany(sku => OrderWarehouses.Select(w => (w, sku))), Setup(cancellationToken), async (line, token) =>
         {
-            var (held, problems) = await ReadLineAsync(admin, line.w, line.sku, token);
+            var (held, problems, _) = await ReadLineAsync(admin, line.w, line.sku, token);
             foreach (var problem in problems)
             {
                 violations.Add(problem);
@@ -220,12 +229,14 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     /// Reads a line's whole ledger and its balances: the holds still open (reservation id → quantity), and what is
     /// wrong — an entry below zero, or balances that are not those of the ledger's last entry.
     /// </summary>
-    private static async Task<(Dictionary<string, long> Held, List<string> Problems)> ReadLineAsync(
+    private static async Task<(Dictionary<string, long> Held, List<string> Problems, HashSet<string> Shipped)> ReadLineAsync(
         IStockTarget admin, string warehouse, string sku, CancellationToken cancellationToken)
     {
         // The most entries one ledger page holds, on the store and on the API alike.
         const int Page = 1_000;
         var held = new Dictionary<string, long>();
+        var committed = new HashSet<string>();
+        var shipped = new HashSet<string>();
         var problems = new List<string>();
         var belowZero = false;
         LedgerRow? last = null;
@@ -242,6 +253,11 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 else if (entry.Kind is LedgerEntryKind.Released or LedgerEntryKind.Expired)
                 {
                     held.Remove(entry.ReservationId!);
+                }
+                else if ((entry.Kind == LedgerEntryKind.Committed && !committed.Add(entry.ReservationId!)) ||
+                    (entry.Kind == LedgerEntryKind.Shipped && !shipped.Add(entry.ReservationId!)))
+                {
+                    problems.Add($"{warehouse}/{sku}: hold {entry.ReservationId} was {entry.Kind.ToString().ToLowerInvariant()} twice");
                 }
             }
 
@@ -267,7 +283,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 $"its ledger ends at {last.Sequence} with {last.OnHandAfter}, {last.ReservedAfter}");
         }
 
-        return (held, problems);
+        return (held, problems, shipped);
     }
 
     private static ParallelOptions Setup(CancellationToken cancellationToken) =>

@@ -33,6 +33,9 @@ public interface IStockTarget
     /// <summary>Holds one unit on the line: true when held, false when the line refused for lack of stock; throws otherwise.</summary>
     Task<bool> ReserveLineAsync(string warehouse, string sku, string reservationId, CancellationToken cancellationToken);
 
+    /// <summary>Commits a hold that <see cref="ReserveLineAsync"/> got, and ships it too when <paramref name="ship"/>; throws unless it does.</summary>
+    Task FinishHoldAsync(string warehouse, string sku, string reservationId, bool ship, CancellationToken cancellationToken);
+
     /// <summary>Places an order: the lines held, or null when it was refused for lack of stock; throws otherwise.</summary>
     Task<IReadOnlyList<HeldLine>?> PlaceAsync(string reservationId, IReadOnlyList<OrderLine> lines, string? tradePolicy, CancellationToken cancellationToken);
 
@@ -79,6 +82,21 @@ public sealed class GrainTarget(IGrainFactory grains, ILedgerStore? store = null
             StockLineOutcome.InsufficientStock => false,
             var other => throw new InvalidOperationException($"Reserving on {warehouse}/{sku} answered {other}."),
         };
+    }
+
+    public async Task FinishHoldAsync(string warehouse, string sku, string reservationId, bool ship, CancellationToken cancellationToken)
+    {
+        var line = Line(warehouse, sku);
+        var hold = new HoldCommand(reservationId, Actor);
+        if ((await line.CommitAsync(hold)).Outcome is not (StockLineOutcome.Committed or StockLineOutcome.AlreadyCommitted) and var committed)
+        {
+            throw new InvalidOperationException($"Committing {reservationId} on {warehouse}/{sku} answered {committed}.");
+        }
+
+        if (ship && (await line.ShipAsync(hold)).Outcome is not (StockLineOutcome.Shipped or StockLineOutcome.AlreadyShipped) and var shipped)
+        {
+            throw new InvalidOperationException($"Shipping {reservationId} on {warehouse}/{sku} answered {shipped}.");
+        }
     }
 
     public async Task<IReadOnlyList<HeldLine>?> PlaceAsync(string reservationId, IReadOnlyList<OrderLine> lines, string? tradePolicy,
@@ -166,6 +184,9 @@ public sealed class HttpTarget : IStockTarget, IDisposable
     }
 
     public Task<bool> ReserveLineAsync(string warehouse, string sku, string reservationId, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("The HTTP API reserves through orders (POST /v1/reservations).");
+
+    public Task FinishHoldAsync(string warehouse, string sku, string reservationId, bool ship, CancellationToken cancellationToken) =>
         throw new NotSupportedException("The HTTP API reserves through orders (POST /v1/reservations).");
 
     public async Task<IReadOnlyList<HeldLine>?> PlaceAsync(string reservationId, IReadOnlyList<OrderLine> lines, string? tradePolicy,

@@ -90,6 +90,7 @@ public sealed partial class StockLineGrain(
         }
 
         _durable = _rules.Sequence;
+        _rules.Durable(_durable);
 
         // The stored expiry is written with the entries, so it matches what was just replayed. A line with pending holds
         // sends it once more anyway: lines from before the expiry index have none stored.
@@ -454,6 +455,7 @@ public sealed partial class StockLineGrain(
                 StockGrainsTelemetry.AppendBatchSize.Record(count);
                 StockGrainsTelemetry.AppendDuration.Record(TimeProvider.System.GetElapsedTime(append.Started).TotalMilliseconds);
                 _durable = _inFlight[count - 1].Entry.Sequence;
+                _rules.Durable(_durable);
                 for (var i = 0; i < count; i++)
                 {
                     _inFlight[i].Done.TrySetResult();

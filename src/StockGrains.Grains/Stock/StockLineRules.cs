@@ -21,7 +21,8 @@ public sealed class StockLineRules
 
     private readonly Dictionary<string, Hold> _holds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LedgerEntry> _operations = new(StringComparer.Ordinal);
-    private readonly Queue<string> _forgettable = new();
+    private readonly Queue<(long Sequence, string Id)> _forgettable = new();
+    private long _durable;
     private readonly PriorityQueue<string, DateTimeOffset> _expiries = new();
     private readonly Dictionary<string, Approval> _approvals = new(StringComparer.Ordinal);
     private readonly int _rememberLimit;
@@ -503,7 +504,7 @@ public sealed class StockLineRules
                     RefusalReason = entry.Reason,
                 };
                 _holds.Add(hold.ReservationId, hold);
-                Forgettable(hold.ReservationId);
+                Forgettable(hold.ReservationId, entry.Sequence);
                 break;
             case LedgerEntryKind.Committed:
                 Require(hold!, entry, HoldStatus.Pending);
@@ -516,18 +517,18 @@ public sealed class StockLineRules
                 onHand -= hold!.Quantity;
                 reserved -= hold.Quantity;
                 committed -= hold.Quantity;
-                Close(hold, HoldStatus.Shipped);
+                Close(hold, HoldStatus.Shipped, entry.Sequence);
                 break;
             case LedgerEntryKind.Released:
                 Require(hold!, entry, HoldStatus.Pending, HoldStatus.Committed);
                 reserved -= hold!.Quantity;
                 committed -= hold.Status == HoldStatus.Committed ? hold.Quantity : 0;
-                Close(hold, HoldStatus.Released);
+                Close(hold, HoldStatus.Released, entry.Sequence);
                 break;
             case LedgerEntryKind.Expired:
                 Require(hold!, entry, HoldStatus.Pending);
                 reserved -= hold!.Quantity;
-                Close(hold, HoldStatus.Expired);
+                Close(hold, HoldStatus.Expired, entry.Sequence);
                 break;
             default:
                 throw new LedgerMismatchException($"{Key}: unknown entry kind {entry.Kind}.");
@@ -585,7 +586,7 @@ public sealed class StockLineRules
 
             _approvals[id] = approval;
             _operations[id] = first;
-            Forgettable(id);
+            Forgettable(id, first.Sequence);
             return;
         }
 
@@ -619,7 +620,7 @@ public sealed class StockLineRules
         }
 
         _holds[id] = hold;
-        Forgettable(id);
+        Forgettable(id, hold.Sequence);
     }
 
     /// <summary>A copy of the state, for a snapshot. Only call it when the state is exactly what is durable.</summary>
@@ -707,9 +708,11 @@ public sealed class StockLineRules
             rules._approvals.Add(a.Request.ApprovalId!, new Approval(a.Request) { Status = a.Status });
         }
 
-        foreach (var (_, id) in forgettable.OrderBy(f => f.Sequence))
+        // What a snapshot holds was durable when it was taken.
+        rules._durable = snapshot.Sequence;
+        foreach (var (sequence, id) in forgettable.OrderBy(f => f.Sequence))
         {
-            rules.Forgettable(id);
+            rules.Forgettable(id, sequence);
         }
 
         return rules;
@@ -890,7 +893,7 @@ public sealed class StockLineRules
         }
 
         approval.Status = status;
-        Forgettable(entry.ApprovalId);
+        Forgettable(entry.ApprovalId, entry.Sequence);
     }
 
     private ApprovalView ToView(Approval approval)
@@ -924,10 +927,10 @@ public sealed class StockLineRules
     private void Remember(LedgerEntry entry)
     {
         _operations[entry.OperationId] = entry;
-        Forgettable(entry.OperationId);
+        Forgettable(entry.OperationId, entry.Sequence);
     }
 
-    private void Close(Hold hold, HoldStatus status)
+    private void Close(Hold hold, HoldStatus status, long sequence)
     {
         if (hold.Status == HoldStatus.Pending)
         {
@@ -935,7 +938,7 @@ public sealed class StockLineRules
         }
 
         hold.Status = status;
-        Forgettable(hold.ReservationId);
+        Forgettable(hold.ReservationId, sequence);
     }
 
     private void CountPending(Hold hold, int change)
@@ -957,12 +960,32 @@ public sealed class StockLineRules
         }
     }
 
-    private void Forgettable(string id)
+    /// <summary>
+    /// Tells the rules that the ledger holds every entry up to <paramref name="sequence"/>. Only those may be forgotten:
+    /// a forgotten id is looked up in the ledger, and an entry still on its way there would not be found, so a retried
+    /// shipment of a hold forgotten too early would ship it twice.
+    /// </summary>
+    public void Durable(long sequence)
     {
-        _forgettable.Enqueue(id);
-        while (_forgettable.Count > _rememberLimit)
+        if (sequence > _durable)
         {
-            var old = _forgettable.Dequeue();
+            _durable = sequence;
+            Forget();
+        }
+    }
+
+    /// <summary><paramref name="id"/> was finished by entry <paramref name="sequence"/>: it may be forgotten once that is durable and enough newer ones wait.</summary>
+    private void Forgettable(string id, long sequence)
+    {
+        _forgettable.Enqueue((sequence, id));
+        Forget();
+    }
+
+    private void Forget()
+    {
+        while (_forgettable.Count > _rememberLimit && _forgettable.Peek().Sequence <= _durable)
+        {
+            var (_, old) = _forgettable.Dequeue();
             if (_holds.TryGetValue(old, out var hold) && hold.Status is not (HoldStatus.Pending or HoldStatus.Committed))
             {
                 _holds.Remove(old);

@@ -52,7 +52,10 @@ public interface ILedgerStore
     /// <summary>Entries after <paramref name="afterSequence"/>, oldest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<LedgerEntry>> ReadAsync(string line, long afterSequence, int limit, CancellationToken cancellationToken = default);
 
-    /// <summary>Every entry of one operation or reservation id on the line, oldest first.</summary>
+    /// <summary>
+    /// Every entry of one operation, reservation or approval id on the line, oldest first. Lookups that arrive together
+    /// may share one query.
+    /// </summary>
     Task<IReadOnlyList<LedgerEntry>> FindAsync(string line, string id, CancellationToken cancellationToken = default);
 
     /// <summary>Lines (canonical keys) after <paramref name="afterLine"/> in key order, at most <paramref name="limit"/>.</summary>
@@ -99,6 +102,8 @@ public sealed class LedgerStoreCounters
     private long _appends;
     private long _entries;
     private long _transactions;
+    private long _lookups;
+    private long _lookupQueries;
     private int _writing;
 
     public long Appends => Interlocked.Read(ref _appends);
@@ -114,6 +119,18 @@ public sealed class LedgerStoreCounters
     }
 
     internal void Committed() => Interlocked.Increment(ref _transactions);
+
+    /// <summary>Ids looked up in the ledger (by lines that had forgotten them, or never knew them).</summary>
+    public long Lookups => Interlocked.Read(ref _lookups);
+
+    /// <summary>Queries that answered those lookups: far fewer than the lookups when a hot line asks for many at once.</summary>
+    public long LookupQueries => Interlocked.Read(ref _lookupQueries);
+
+    internal void LookedUp(int ids)
+    {
+        Interlocked.Increment(ref _lookupQueries);
+        Interlocked.Add(ref _lookups, ids);
+    }
 
     /// <summary>Writes in the transaction the writer is writing now; 0 while it waits for work. A writer stuck on the database shows here.</summary>
     public int WritesInTransaction => Volatile.Read(ref _writing);

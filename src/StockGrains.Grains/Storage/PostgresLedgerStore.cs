@@ -95,6 +95,37 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
     protected override async Task<DbConnection> OpenWriterAsync() => await database.WriterSource.OpenConnectionAsync();
 
+    /// <summary>
+    /// Many lookups in one query: each (line, id) pair, numbered, joined to its entries by the same condition, and so the
+    /// same indexes, as a single lookup.
+    /// </summary>
+    private static readonly string FindManySql =
+        $"SELECT q.i, e.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(line, id, i) CROSS JOIN LATERAL " +
+        $"(SELECT {Columns} FROM stock_ledger WHERE line = q.line AND {FoundSql.Replace("@id", "q.id")}) AS e ORDER BY q.i, e.sequence";
+
+    protected override async Task<IReadOnlyList<LedgerEntry>[]> FindManyAsync(IReadOnlyList<(string Line, string Id)> lookups,
+        CancellationToken cancellationToken)
+    {
+        var lines = new string?[lookups.Count];
+        var ids = new string?[lookups.Count];
+        var found = new List<LedgerEntry>[lookups.Count];
+        for (var i = 0; i < lookups.Count; i++)
+        {
+            (lines[i], ids[i]) = lookups[i];
+            found[i] = [];
+        }
+
+        await using var connection = (NpgsqlConnection)await OpenReaderAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(FindManySql, connection) { Parameters = { Texts(lines), Texts(ids) } };
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found[reader.GetInt64(0) - 1].Add(ReadEntry(reader, 1));
+        }
+
+        return found;
+    }
+
     protected override bool IsUniqueViolation(Exception exception) => exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
     protected override void Write(DbConnection connection, IReadOnlyList<PendingWrite> batch)

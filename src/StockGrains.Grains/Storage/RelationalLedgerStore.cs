@@ -22,6 +22,15 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// <summary>Most writes (appends and states) folded into one transaction, so one slow commit never holds an unbounded crowd.</summary>
     public const int MaxAppendsPerTransaction = 512;
 
+    /// <summary>Lookups queued beyond this make callers wait.</summary>
+    public const int LookupQueueCapacity = 10_000;
+
+    /// <summary>Most ids one lookup query asks for: a hot line that has forgotten old operations asks for dozens at once.</summary>
+    public const int MaxLookupsPerQuery = 256;
+
+    /// <summary>Lookup queries running at once: one gathers the ids that arrive while the other is answered.</summary>
+    public const int ConcurrentLookupQueries = 2;
+
     /// <summary>
     /// Every ledger column after <c>line</c>, in the order <see cref="Columns"/> lists them and reads return them, and how
     /// an entry fills it: the one place that maps an entry to a row. A column's parameter has the column's name.
@@ -62,6 +71,9 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     private readonly Channel<PendingWrite> _queue = Channel.CreateBounded<PendingWrite>(
         new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Lazy<Task> _writer;
+    private readonly Channel<Lookup> _lookups = Channel.CreateBounded<Lookup>(
+        new BoundedChannelOptions(LookupQueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
+    private readonly Lazy<Task[]> _lookupLoops;
 
     protected RelationalLedgerStore(ILogger logger)
     {
@@ -71,6 +83,9 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         // hot line is the rate of this one loop, so it should not queue behind grain work for a pool thread after every wait.
         _writer = new Lazy<Task>(
             () => Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default),
+            LazyThreadSafetyMode.ExecutionAndPublication);
+        _lookupLoops = new Lazy<Task[]>(
+            () => Enumerable.Range(0, ConcurrentLookupQueries).Select(_ => Task.Run(LookupLoopAsync)).ToArray(),
             LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -157,12 +172,98 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         QueryEntriesAsync($"SELECT {Columns} FROM stock_ledger WHERE line = @line AND sequence > @after ORDER BY sequence LIMIT @limit",
             cancellationToken, ("line", line), ("after", afterSequence), ("limit", limit));
 
-    public Task<IReadOnlyList<LedgerEntry>> FindAsync(string line, string id, CancellationToken cancellationToken = default) =>
-        QueryEntriesAsync(
-            // The middle condition says what the first leaves out, in the words of the partial index that serves it.
-            $"SELECT {Columns} FROM stock_ledger WHERE line = @line " +
-            "AND (operation_id = @id OR (reservation_id = @id AND reservation_id <> operation_id) OR approval_id = @id) ORDER BY sequence",
-            cancellationToken, ("line", line), ("id", id));
+    /// <summary>
+    /// Looks the id up together with whatever other lookups are queued, of this line and others. A line that has
+    /// forgotten old operations must look up every id it does not know before it decides, which is every new
+    /// reservation: one query each would cost a hot line a round trip per checkout, and the database a query per
+    /// checkout; gathered, dozens of ids share one.
+    /// </summary>
+    public async Task<IReadOnlyList<LedgerEntry>> FindAsync(string line, string id, CancellationToken cancellationToken = default)
+    {
+        _ = _lookupLoops.Value;
+        var lookup = new Lookup(line, id);
+        await _lookups.Writer.WriteAsync(lookup, cancellationToken);
+        return await lookup.Found.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Every entry of each (line, id), oldest first, in the order asked. The default asks one query per id on one
+    /// connection, which suits an embedded database with no round trip to save; a server's dialect asks once.
+    /// </summary>
+    protected virtual async Task<IReadOnlyList<LedgerEntry>[]> FindManyAsync(IReadOnlyList<(string Line, string Id)> lookups,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM stock_ledger WHERE line = @line AND {FoundSql}";
+        var line = AddParameter(command, "line", "");
+        var id = AddParameter(command, "id", "");
+        var found = new IReadOnlyList<LedgerEntry>[lookups.Count];
+        for (var i = 0; i < lookups.Count; i++)
+        {
+            (line.Value, id.Value) = lookups[i];
+            var entries = new List<LedgerEntry>();
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    entries.Add(ReadEntry(reader, 0));
+                }
+            }
+
+            found[i] = entries;
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// The entries of one id on a line, in the words of the partial index that serves each case: its own operation,
+    /// the later entries of a reservation (whose first entry carries the reservation id as its operation id), and the
+    /// resolutions of an approval. <c>@id</c> names the id.
+    /// </summary>
+    protected const string FoundSql =
+        "(operation_id = @id OR (reservation_id = @id AND reservation_id <> operation_id) OR approval_id = @id) ORDER BY sequence";
+
+    /// <summary>Answers queued lookups, many to a query, until the store is disposed.</summary>
+    private async Task LookupLoopAsync()
+    {
+        var batch = new List<Lookup>(MaxLookupsPerQuery);
+        var keys = new List<(string, string)>(MaxLookupsPerQuery);
+        while (await _lookups.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            keys.Clear();
+            while (batch.Count < MaxLookupsPerQuery && _lookups.Reader.TryRead(out var lookup))
+            {
+                batch.Add(lookup);
+                keys.Add((lookup.Line, lookup.Id));
+            }
+
+            if (batch.Count == 0)
+            {
+                // The other loop took them.
+                continue;
+            }
+
+            try
+            {
+                var found = await FindManyAsync(keys, CancellationToken.None);
+                Counters.LookedUp(batch.Count);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Found.TrySetResult(found[i]);
+                }
+            }
+            catch (Exception ex)
+            {
+                foreach (var lookup in batch)
+                {
+                    lookup.Found.TrySetException(ex);
+                }
+            }
+        }
+    }
 
     public async Task<IReadOnlyList<string>> LinesAsync(string afterLine, int limit, CancellationToken cancellationToken = default) =>
         (await QueryAsync("SELECT line FROM stock_lines WHERE line > @after ORDER BY line LIMIT @limit", r => r.GetString(0), cancellationToken,
@@ -212,9 +313,15 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
+        _lookups.Writer.TryComplete();
         if (_writer.IsValueCreated)
         {
             await _writer.Value;
+        }
+
+        if (_lookupLoops.IsValueCreated)
+        {
+            await Task.WhenAll(_lookupLoops.Value);
         }
 
         GC.SuppressFinalize(this);
@@ -233,16 +340,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value;
-            parameter.DbType = value switch
-            {
-                string => DbType.String,
-                int => DbType.Int32,
-                _ => DbType.Int64,
-            };
-            command.Parameters.Add(parameter);
+            AddParameter(command, name, value);
         }
 
         var rows = new List<T>();
@@ -253,6 +351,21 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         }
 
         return rows;
+    }
+
+    private static DbParameter AddParameter(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        parameter.DbType = value switch
+        {
+            string => DbType.String,
+            int => DbType.Int32,
+            _ => DbType.Int64,
+        };
+        command.Parameters.Add(parameter);
+        return parameter;
     }
 
     /// <summary>The writer thread's name, as tools such as <c>top -H</c> show it (Linux keeps 15 characters).</summary>
@@ -491,7 +604,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         ["line", "warehouse", "sku", "id", .. LedgerColumns.Where(c => c.IsText).Select(c => c.Name)];
 
     /// <summary>Reads one entry whose <see cref="Columns"/> start at column <paramref name="o"/>.</summary>
-    private static LedgerEntry ReadEntry(DbDataReader reader, int o) =>
+    protected static LedgerEntry ReadEntry(DbDataReader reader, int o) =>
         new(
             Sequence: reader.GetInt64(o),
             Kind: LedgerFormat.ParseKind(reader.GetString(o + 1)),
@@ -584,6 +697,16 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     }
 
     /// <summary>A write waiting for the silo-wide writer: whether it lost its fence, and its caller's completion.</summary>
+    /// <summary>One id to look up on one line, and its entries once found.</summary>
+    private sealed class Lookup(string line, string id)
+    {
+        public string Line { get; } = line;
+
+        public string Id { get; } = id;
+
+        public TaskCompletionSource<IReadOnlyList<LedgerEntry>> Found { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     protected abstract class PendingWrite
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -18,6 +18,17 @@ public sealed class LoadGeneratorTests
         Assert.True(report.Refused > 0, "the sale should have sold out");
     }
 
+    // Proves checkouts that commit and ship every unit they held hold every invariant: each acknowledged unit shipped once, none sold twice.
+    [Fact]
+    public async Task A_short_flash_sale_whose_checkouts_ship_every_unit_holds_every_invariant()
+    {
+        var options = new LoadOptions { Scenario = "flash-sale", Callers = 16, Duration = TimeSpan.FromSeconds(2), Stock = 300, Then = "ship" };
+        var report = (await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken)).Single();
+        Assert.Empty(report.Violations);
+        Assert.Equal(300, report.Succeeded);
+        Assert.True(report.Refused > 0, "the sale should have sold out");
+    }
+
     // Proves a run reports what one ledger transaction carried and what the process allocated while the workload was measured.
     [Fact]
     public async Task A_run_reports_entries_per_transaction_and_bytes_allocated_per_request()
@@ -224,6 +235,11 @@ public sealed class LoadGeneratorTests
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "orleans", "--gateway", "70000"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "http", "--url", "ftp://127.0.0.1"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "http", "--url", "http://127.0.0.1:5080", "--store", "postgres", "--connection", "x"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--then", "refund"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--then", "ship", "--scenario", "orders"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--then", "ship", "--via", "orders"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--then", "commit", "--postgres-baseline", "--connection", "x"]));
+        Assert.Equal("ship", LoadOptions.Parse(["--then", "ship"]).Then);
         Assert.Equal(8, LoadOptions.Parse(["--callers", "8"]).Callers);
         Assert.Equal("orders", LoadOptions.Parse(["--target", "http"]).EffectiveVia);
         Assert.False(LoadOptions.Parse(["--target", "orleans", "--gateway", "30000"]).Embedded);
@@ -236,7 +252,7 @@ public sealed class LoadGeneratorTests
     {
         string[] options =
         [
-            "--scenario", "--callers", "--rate", "--duration", "--warmup", "--stock", "--skus", "--target", "--via", "--gateway", "--service-id",
+            "--scenario", "--callers", "--rate", "--duration", "--warmup", "--stock", "--skus", "--target", "--via", "--then", "--gateway", "--service-id",
             "--cluster-id", "--url", "--api-key", "--store", "--connection", "--broken-skip-stock-check", "--postgres-baseline",
             "--redis-baseline", "--redis", "--keep-databases", "--quiet", "--json", "--help",
         ];

@@ -44,6 +44,33 @@ public sealed class StockLineGrainTests(ServerFixture fixture)
         Assert.True(appends * 10 <= entries, $"group commit: {appends} appends carried {entries} entries");
     }
 
+    // Proves a line that has forgotten old holds answers their retries from the ledger without a second effect, and looks up every new id of a crowd.
+    [Fact]
+    public async Task A_line_that_forgot_old_holds_answers_their_retries_from_the_ledger_and_looks_up_new_ids()
+    {
+        await using var host = await ServerHost.StartAsync(null, null, "--StockGrains:StockLine:RememberLimit=4");
+        var line = host.Grains.GetGrain<IStockLineGrain>(StockKey.Create(Fresh.Id("w"), Fresh.Id("mug")).ToString());
+        var expires = host.Clock.GetUtcNow().AddMinutes(10);
+        await line.ReceiveAsync(new ReceiveCommand("in", 1_000, "op"));
+        for (var i = 0; i < 8; i++)
+        {
+            Assert.Equal(StockLineOutcome.Reserved, (await line.ReserveAsync(new ReserveCommand($"old{i}", 1, expires, "checkout"))).Outcome);
+            await line.CommitAsync(new HoldCommand($"old{i}", "checkout"));
+            Assert.Equal(StockLineOutcome.Shipped, (await line.ShipAsync(new HoldCommand($"old{i}", "checkout"))).Outcome);
+        }
+
+        var retried = await line.ReserveAsync(new ReserveCommand("old0", 1, expires, "checkout"));
+        Assert.Equal((StockLineOutcome.AlreadyReserved, true), (retried.Outcome, retried.Replayed));
+        Assert.Equal(StockLineOutcome.AlreadyShipped, (await line.ShipAsync(new HoldCommand("old1", "checkout"))).Outcome);
+
+        var lookups = host.Store.Counters.Lookups;
+        var crowd = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => line.ReserveAsync(new ReserveCommand($"new{i}", 1, expires, "checkout"))));
+        Assert.All(crowd, r => Assert.Equal(StockLineOutcome.Reserved, r.Outcome));
+        Assert.Equal(200, host.Store.Counters.Lookups - lookups);
+        var view = await line.GetAsync();
+        Assert.Equal((992L, 200L), (view.OnHand, view.Reserved));
+    }
+
     // Proves a retried reservation is answered from the ledger without a second hold, and a changed quantity is refused.
     [Fact]
     public async Task A_retried_reservation_holds_once_and_a_different_quantity_is_a_conflict()

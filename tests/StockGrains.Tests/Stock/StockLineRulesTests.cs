@@ -135,6 +135,7 @@ public sealed class StockLineRulesTests
         for (var i = 0; i < 5; i++)
         {
             entries.Add(rules.Receive(new ReceiveCommand($"k{i}", 1, "op"), T0).Entry!);
+            rules.Durable(entries[^1].Sequence);
         }
 
         Assert.True(rules.NeedsLookup("k0"));
@@ -142,6 +143,27 @@ public sealed class StockLineRulesTests
         rules.Remember("k0", [entries[0]]);
         Assert.Equal(StockLineOutcome.AlreadyReceived, rules.Receive(new ReceiveCommand("k0", 1, "op"), T0).Result.Outcome);
         Assert.Equal(5, rules.OnHand);
+    }
+
+    // Proves an operation is remembered until its entry is durable, however many came after: the ledger could not answer a lookup yet.
+    [Fact]
+    public void An_operation_is_not_forgotten_before_its_entry_is_durable()
+    {
+        var rules = new StockLineRules(Key, rememberLimit: 2);
+        for (var i = 0; i < 5; i++)
+        {
+            rules.Receive(new ReceiveCommand($"k{i}", 1, "op"), T0);
+        }
+
+        Assert.False(rules.NeedsLookup("k0"));
+        Assert.Equal(StockLineOutcome.AlreadyReceived, rules.Receive(new ReceiveCommand("k0", 1, "op"), T0).Result.Outcome);
+        rules.Durable(2);
+        Assert.True(rules.NeedsLookup("k0"));
+        Assert.True(rules.NeedsLookup("k1"));
+        Assert.False(rules.NeedsLookup("k2"));
+        rules.Durable(5);
+        Assert.True(rules.NeedsLookup("k2"));
+        Assert.False(rules.NeedsLookup("k3"));
     }
 
     // Proves a snapshot plus the entries after it rebuilds exactly the same line.

@@ -292,6 +292,44 @@ public abstract class LedgerStoreContractTests
         Assert.Equal(6, (await store.ReadAsync(line, 0, 10)).Count);
     }
 
+    // Proves lookups asked together share queries, and each still gets exactly the entries of its own id on its own line, oldest first.
+    [Fact]
+    public async Task Lookups_asked_together_share_queries_and_each_gets_only_its_own_entries()
+    {
+        var store = await StoreAsync();
+        var (line, other) = ($"{Fresh.Id("w")}/found", $"{Fresh.Id("w")}/found");
+        LedgerEntry Entry(long sequence, LedgerEntryKind kind, string operationId, string? reservationId = null, string? approvalId = null) =>
+            Receipt(sequence, operationId) with { Kind = kind, ReservationId = reservationId, ApprovalId = approvalId };
+        await store.AppendAsync(line, 0,
+        [
+            Entry(1, LedgerEntryKind.Received, "in"),
+            Entry(2, LedgerEntryKind.Reserved, "h", reservationId: "h"),
+            Entry(3, LedgerEntryKind.Committed, "c", reservationId: "h"),
+            Entry(4, LedgerEntryKind.ApprovalRequested, "p", approvalId: "p"),
+            Entry(5, LedgerEntryKind.Adjusted, "ok", approvalId: "p"),
+            Entry(6, LedgerEntryKind.Shipped, "s", reservationId: "h"),
+        ]);
+        await store.AppendAsync(other, 0, [Entry(1, LedgerEntryKind.Received, "h")]);
+        var expected = new Dictionary<(string, string), long[]>
+        {
+            [(line, "in")] = [1], [(line, "h")] = [2, 3, 6], [(line, "c")] = [3], [(line, "p")] = [4, 5], [(line, "ok")] = [5],
+            [(line, "s")] = [6], [(line, "new")] = [], [(other, "h")] = [1], [(other, "in")] = [],
+        };
+
+        var (lookups, queries) = (store.Counters.Lookups, store.Counters.LookupQueries);
+        var asked = Enumerable.Range(0, 256).Select(i => expected.Keys.ElementAt(i % expected.Count)).ToArray();
+        var found = await Task.WhenAll(asked.Select(a => store.FindAsync(a.Item1, a.Item2)));
+
+        for (var i = 0; i < asked.Length; i++)
+        {
+            Assert.Equal(expected[asked[i]], found[i].Select(e => e.Sequence));
+        }
+
+        Assert.Equal(256, store.Counters.Lookups - lookups);
+        var shared = store.Counters.LookupQueries - queries;
+        Assert.True(shared <= 256 / 4, $"{shared} queries answered 256 lookups asked at once");
+    }
+
     // Proves the ledger is append-only in the database itself.
     [Fact]
     public async Task The_database_refuses_to_change_or_delete_an_entry()
