@@ -195,7 +195,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM stock_ledger WHERE line = @line AND {FoundSql}";
+        command.CommandText = FindOneSql;
         var line = AddParameter(command, "line", "");
         var id = AddParameter(command, "id", "");
         var found = new IReadOnlyList<LedgerEntry>[lookups.Count];
@@ -218,12 +218,17 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     }
 
     /// <summary>
-    /// The entries of one id on a line, in the words of the partial index that serves each case: its own operation,
-    /// the later entries of a reservation (whose first entry carries the reservation id as its operation id), and the
-    /// resolutions of an approval. <c>@id</c> names the id.
+    /// The entries of one id on a line: its own operation, the later entries of a reservation (whose first entry carries
+    /// the reservation id as its operation id), and the resolutions of an approval. Each kind is found through its own
+    /// index, by sequence, before the rows are read by key: written as one condition with <c>OR</c>, SQLite's planner,
+    /// which has no statistics, read every entry of the line instead, and a hot line that had forgotten old holds then
+    /// took about 100 ms a lookup.
     /// </summary>
-    protected const string FoundSql =
-        "(operation_id = @id OR (reservation_id = @id AND reservation_id <> operation_id) OR approval_id = @id) ORDER BY sequence";
+    internal static readonly string FindOneSql =
+        $"SELECT {Columns} FROM stock_ledger WHERE line = @line AND sequence IN (" +
+        "SELECT sequence FROM stock_ledger WHERE line = @line AND operation_id = @id UNION ALL " +
+        "SELECT sequence FROM stock_ledger WHERE line = @line AND reservation_id = @id UNION ALL " +
+        "SELECT sequence FROM stock_ledger WHERE line = @line AND approval_id = @id) ORDER BY sequence";
 
     /// <summary>Answers queued lookups, many to a query, until the store is disposed.</summary>
     private async Task LookupLoopAsync()

@@ -473,6 +473,39 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
         Assert.All(conditions, c => Assert.Contains(" AND ", c));
     }
 
+    // Proves a batch of lookups finds each id on two columns of an index even in the generic plan made on an empty ledger: planned as a join, it read the whole ledger.
+    [Fact]
+    public async Task Lookups_find_each_id_by_index_in_the_plan_made_on_an_empty_ledger()
+    {
+        await StoreAsync();
+        await using var connection = await _database!.DataSource.OpenConnectionAsync();
+        await using (var prepare = new Npgsql.NpgsqlCommand(
+            $"SET plan_cache_mode = force_generic_plan; PREPARE find AS {PostgresLedgerStore.FindManySql}", connection))
+        {
+            await prepare.ExecuteNonQueryAsync();
+        }
+
+        var plan = new List<string>();
+        await using (var explain = new Npgsql.NpgsqlCommand("EXPLAIN EXECUTE find('{}', '{}')", connection))
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        await using (var reset = new Npgsql.NpgsqlCommand("DEALLOCATE find; RESET plan_cache_mode", connection))
+        {
+            await reset.ExecuteNonQueryAsync();
+        }
+
+        Assert.DoesNotContain(plan, l => l.Contains("Seq Scan on stock_ledger", StringComparison.Ordinal));
+        var conditions = plan.Where(l => l.Contains("Index Cond", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, conditions.Count);
+        Assert.All(conditions, c => Assert.Contains(" AND ", c));
+    }
+
     protected override async Task<IAsyncDisposable> HoldWritesAsync()
     {
         // A share lock lets readers through but no insert, like a long-running maintenance transaction would.

@@ -18,6 +18,29 @@ public sealed class SqliteStoreTests(ServerFixture fixture)
         Assert.Equal(2L, await ScalarAsync(writer, "PRAGMA synchronous"));
     }
 
+    // Proves a lookup by id reads each kind of entry through its own index: written as one OR, SQLite's planner read every entry of the line.
+    [Fact]
+    public async Task A_lookup_by_id_goes_through_indexes_and_never_reads_every_entry_of_the_line()
+    {
+        await using var connection = await fixture.Host.Database.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + RelationalLedgerStore.FindOneSql;
+        command.Parameters.AddWithValue("@line", "w/s");
+        command.Parameters.AddWithValue("@id", "x");
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken))
+        {
+            while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.DoesNotContain(plan, step => step.StartsWith("SCAN", StringComparison.Ordinal) || step.EndsWith("PRIMARY KEY (line=?)", StringComparison.Ordinal));
+        Assert.Equal(3, plan.Count(step => step.Contains("INDEX", StringComparison.Ordinal)));
+        Assert.Contains(plan, step => step.EndsWith("PRIMARY KEY (line=? AND sequence=?)", StringComparison.Ordinal));
+    }
+
     // Proves the grain-state identity is unique: of two concurrent first writes of one grain, exactly one wins.
     [Fact]
     public async Task Two_first_writes_of_one_grain_state_cannot_both_succeed()
