@@ -23,6 +23,16 @@ public static class RedisBaseline
         return 1
         """;
 
+    /// <summary>
+    /// With <c>--then ship</c>: KEYS[1] is the SKU's committed count, KEYS[2] its shipped count; one unit moves from the
+    /// first to the second in one atomic step, as a checkout's shipment does.
+    /// </summary>
+    public const string ShipScript = """
+        redis.call('DECRBY', KEYS[1], 1)
+        redis.call('INCRBY', KEYS[2], 1)
+        return 1
+        """;
+
     /// <summary>Keys per MSET, MGET or DEL: large enough to load 10,000 SKUs in a few round trips, small enough to never block Redis.</summary>
     private const int Batch = 1_000;
 
@@ -48,8 +58,14 @@ public static class RedisBaseline
             await db.StringSetAsync(chunk.Select(k => new KeyValuePair<RedisKey, RedisValue>(k, options.Stock)).ToArray());
         }
 
+        // A checkout's later steps (--then) keep their own counts: units committed, and units shipped.
+        var committedKeys = keys.Select(k => (RedisKey)$"{k}:committed").ToArray();
+        var shippedKeys = keys.Select(k => (RedisKey)$"{k}:shipped").ToArray();
+
         // Loaded once, then called by its hash: each call sends 40 bytes of hash rather than the script's text.
-        var hash = await redis.GetServer(redis.GetEndPoints()[0]).ScriptLoadAsync(Script);
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        var hash = await server.ScriptLoadAsync(Script);
+        var shipHash = await server.ScriptLoadAsync(ShipScript);
         var taken = new long[keys.Length];
         var (recorder, seconds) = await Load.FireAsync(options, progress, async (_, _, random) =>
         {
@@ -58,6 +74,15 @@ public static class RedisBaseline
             if (answer == 1)
             {
                 Interlocked.Increment(ref taken[index]);
+                if (options.Then != "none")
+                {
+                    await db.StringIncrementAsync(committedKeys[index]);
+                }
+
+                if (options.Then == "ship")
+                {
+                    await db.ScriptEvaluateAsync(shipHash, [committedKeys[index], shippedKeys[index]]);
+                }
             }
 
             return answer == 1;
@@ -67,12 +92,26 @@ public static class RedisBaseline
         var found = 0;
         for (var start = 0; start < keys.Length; start += Batch)
         {
-            var counts = await db.StringGetAsync(keys[start..Math.Min(keys.Length, start + Batch)]);
+            var end = Math.Min(keys.Length, start + Batch);
+            var counts = await db.StringGetAsync(keys[start..end]);
+            var committed = await db.StringGetAsync(committedKeys[start..end]);
+            var shipped = await db.StringGetAsync(shippedKeys[start..end]);
             for (var i = 0; i < counts.Length; i++)
             {
                 var index = start + i;
                 var sku = skus[index];
                 var problems = new List<string>();
+                var (wantCommitted, wantShipped) = options.Then switch
+                {
+                    "commit" => (taken[index], 0L),
+                    "ship" => (0L, taken[index]),
+                    _ => (0L, 0L),
+                };
+                if ((long)committed[i] != wantCommitted || (long)shipped[i] != wantShipped)
+                {
+                    problems.Add($"{sku}: {(long)committed[i]} committed and {(long)shipped[i]} shipped, but {taken[index]} acknowledged");
+                }
+
                 if (!counts[i].TryParse(out long left))
                 {
                     problems.Add($"{sku} has no count");
@@ -105,7 +144,7 @@ public static class RedisBaseline
             violations.Add($"and {found - violations.Count} more");
         }
 
-        foreach (var chunk in keys.Chunk(Batch))
+        foreach (var chunk in keys.Concat(committedKeys).Concat(shippedKeys).Chunk(Batch))
         {
             await db.KeyDeleteAsync(chunk);
         }

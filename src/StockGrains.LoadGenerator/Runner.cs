@@ -297,7 +297,8 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         {
             await using var source = NpgsqlDataSource.Create(database);
             await using (var setup = source.CreateCommand(
-                "CREATE TABLE baseline_stock (sku text PRIMARY KEY, on_hand bigint NOT NULL, reserved bigint NOT NULL DEFAULT 0 CHECK (reserved <= on_hand))"))
+                "CREATE TABLE baseline_stock (sku text PRIMARY KEY, on_hand bigint NOT NULL, reserved bigint NOT NULL DEFAULT 0, " +
+                "committed bigint NOT NULL DEFAULT 0, CHECK (reserved + committed <= on_hand))"))
             {
                 await setup.ExecuteNonQueryAsync(cancellationToken);
             }
@@ -315,28 +316,54 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             var acknowledged = 0L;
             var (recorder, seconds) = await Load.FireAsync(options, progress, async (_, _, random) =>
             {
-                await using var update = source.CreateCommand("UPDATE baseline_stock SET reserved = reserved + 1 WHERE sku = @sku AND on_hand - reserved >= 1");
-                update.Parameters.AddWithValue("sku", skus[random.Next(skus.Length)]);
-                var taken = await update.ExecuteNonQueryAsync(cancellationToken) == 1;
+                var sku = skus[random.Next(skus.Length)];
+                var taken = await UpdateAsync("UPDATE baseline_stock SET reserved = reserved + 1 WHERE sku = @sku AND on_hand - reserved - committed >= 1", sku);
                 if (taken)
                 {
                     Interlocked.Increment(ref acknowledged);
+                    // A checkout's later steps (--then), each its own transaction under the same row lock, as a shop's would be.
+                    if (options.Then != "none")
+                    {
+                        await UpdateAsync("UPDATE baseline_stock SET reserved = reserved - 1, committed = committed + 1 WHERE sku = @sku", sku);
+                    }
+
+                    if (options.Then == "ship")
+                    {
+                        await UpdateAsync("UPDATE baseline_stock SET on_hand = on_hand - 1, committed = committed - 1 WHERE sku = @sku", sku);
+                    }
                 }
 
                 return taken;
             }, cancellationToken);
 
+            async Task<bool> UpdateAsync(string sql, string sku)
+            {
+                await using var update = source.CreateCommand(sql);
+                update.Parameters.AddWithValue("sku", sku);
+                return await update.ExecuteNonQueryAsync(cancellationToken) == 1;
+            }
+
             var violations = new List<string>();
-            await using (var check = source.CreateCommand("SELECT COALESCE(SUM(reserved), 0), COUNT(*) FILTER (WHERE reserved > on_hand) FROM baseline_stock"))
+            await using (var check = source.CreateCommand(
+                "SELECT COALESCE(SUM(reserved), 0), COALESCE(SUM(committed), 0), COALESCE(SUM(on_hand), 0), " +
+                "COUNT(*) FILTER (WHERE reserved + committed > on_hand) FROM baseline_stock"))
             await using (var reader = await check.ExecuteReaderAsync(cancellationToken))
             {
                 await reader.ReadAsync(cancellationToken);
-                if (reader.GetInt64(0) != acknowledged)
+                var (reserved, committed, onHand) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+                var shipped = options.Stock * skus.Length - onHand;
+                var want = options.Then switch
                 {
-                    violations.Add($"{acknowledged} acknowledged, {reader.GetInt64(0)} reserved");
+                    "commit" => (0L, acknowledged, 0L),
+                    "ship" => (0L, 0L, acknowledged),
+                    _ => (acknowledged, 0L, 0L),
+                };
+                if ((reserved, committed, shipped) != want)
+                {
+                    violations.Add($"{acknowledged} acknowledged: {reserved} reserved, {committed} committed, {shipped} shipped");
                 }
 
-                if (reader.GetInt64(1) > 0)
+                if (reader.GetInt64(3) > 0)
                 {
                     violations.Add("oversell");
                 }
