@@ -202,6 +202,44 @@ public sealed partial class StockLineGrain(
     {
         await ReadAsync(() => _rules.Sequence);
         ScheduleExpiry();
+
+        // Woken early (the stored expiry came before the real one, within the slack): nothing was due, so no entry
+        // carried the real time to the store. Store it now, or the sweeper wakes the line again at every tick.
+        if (_queue.Count == 0 && _sent.Count == 0 && _durable == _rules.Sequence && MustStoreExpiry(_rules.NextExpiry, time.GetUtcNow()))
+        {
+            var next = _rules.NextExpiry;
+            await store.AppendAsync(_line, _durable, [], new ExpiryUpdate(next));
+            (_storedExpiry, _storedExpiryKnown) = (next, true);
+        }
+    }
+
+    /// <summary>
+    /// How much later than the stored earliest expiry the line's real one may be before the store is told. The stored
+    /// time only has to come no later than the real one: the sweeper wakes a line once its stored time has passed, and
+    /// a line woken early finds nothing due and stores the real time then. A line whose oldest holds are committed one
+    /// after another moves its earliest expiry in nearly every transaction; within this slack none of those moves is
+    /// written, and the transaction carries no update of the expiry index.
+    /// </summary>
+    public static readonly TimeSpan StoredExpirySlack = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Whether the store must be told that the line's earliest pending expiry is now <paramref name="next"/>: always
+    /// when it moves earlier (or appears), since the sweeper would wake the line too late; when it moves later, only
+    /// once it is <see cref="StoredExpirySlack"/> ahead, or when the stored time has already come.
+    /// </summary>
+    private bool MustStoreExpiry(DateTimeOffset? next, DateTimeOffset now)
+    {
+        if (!_storedExpiryKnown)
+        {
+            return true;
+        }
+
+        if (_storedExpiry is not { } stored)
+        {
+            return next is not null;
+        }
+
+        return next is not { } due ? stored <= now : due < stored || stored <= now || due - stored >= StoredExpirySlack;
     }
 
     /// <summary>
@@ -389,11 +427,11 @@ public sealed partial class StockLineGrain(
     private void SendQueued()
     {
         var sent = 0;
+        var now = time.GetUtcNow();
         for (; sent < _queue.Count && _broken is null; sent++)
         {
             var pending = _queue[sent];
-            // Only when it changes: a hot line's earliest hold rarely does, so most appends carry no update.
-            var expiry = !_storedExpiryKnown || pending.NextExpiry != _storedExpiry ? new ExpiryUpdate(pending.NextExpiry) : (ExpiryUpdate?)null;
+            var expiry = MustStoreExpiry(pending.NextExpiry, now) ? new ExpiryUpdate(pending.NextExpiry) : (ExpiryUpdate?)null;
             if (_open is { } open && open.Count < _options.MaxEntriesPerAppend && open.Append.TryAdd(pending.Entry, expiry))
             {
                 open.Count++;

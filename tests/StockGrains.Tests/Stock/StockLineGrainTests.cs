@@ -155,6 +155,41 @@ public sealed class StockLineGrainTests(ServerFixture fixture)
         Assert.DoesNotContain(key, await Host.Store.DueLinesAsync(Host.Clock.GetUtcNow(), 1000));
     }
 
+    // Proves the stored expiry moves earlier at once but later only a minute at a time, and a line the sweeper wakes early stores its real expiry.
+    [Fact]
+    public async Task The_stored_expiry_moves_earlier_at_once_and_later_only_when_it_is_a_minute_behind()
+    {
+        var line = NewLine();
+        var key = line.GetPrimaryKeyString();
+        var start = Host.Clock.GetUtcNow();
+        await line.ReceiveAsync(new ReceiveCommand("in", 10, "op"));
+        await line.ReserveAsync(Reserve("a", 1, ttlSeconds: 600));
+        await line.ReserveAsync(Reserve("b", 1, ttlSeconds: 620));
+        Assert.Equal(start.AddSeconds(600).UtcTicks, await StoredExpiryAsync(key));
+
+        // The earliest hold moves 20 seconds later: within the slack, the store is not told.
+        await line.CommitAsync(new HoldCommand("a", "x"));
+        Assert.Equal(start.AddSeconds(600).UtcTicks, await StoredExpiryAsync(key));
+
+        // An earlier hold is stored at once, and once it is committed the real expiry is far enough ahead to be stored.
+        await line.ReserveAsync(Reserve("c", 1, ttlSeconds: 300));
+        Assert.Equal(start.AddSeconds(300).UtcTicks, await StoredExpiryAsync(key));
+        await line.CommitAsync(new HoldCommand("c", "x"));
+        Assert.Equal(start.AddSeconds(620).UtcTicks, await StoredExpiryAsync(key));
+
+        // Within the slack again; then the line is woken early, finds nothing due, and stores its real expiry.
+        await line.ReserveAsync(Reserve("d", 1, ttlSeconds: 640));
+        await line.CommitAsync(new HoldCommand("b", "x"));
+        Assert.Equal(start.AddSeconds(620).UtcTicks, await StoredExpiryAsync(key));
+        await line.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        Host.Clock.Advance(TimeSpan.FromSeconds(625));
+        Assert.Contains(key, await Host.Store.DueLinesAsync(Host.Clock.GetUtcNow(), 1000));
+        await Host.Grains.GetGrain<StockGrains.Grains.Stock.IExpirySweeperGrain>(0).SweepAsync();
+        Assert.Equal(start.AddSeconds(640).UtcTicks, await StoredExpiryAsync(key));
+        Assert.DoesNotContain(key, await Host.Store.DueLinesAsync(Host.Clock.GetUtcNow(), 1000));
+        Assert.Equal(HoldStatus.Pending, (await line.GetHoldAsync("d"))!.Status);
+    }
+
     // Proves the timer while active: with no call at all, an active line expires a due hold by itself.
     [Fact]
     public async Task An_active_line_expires_a_due_hold_without_being_called()
