@@ -114,6 +114,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             await admin.ReceiveAsync(Warehouse, sku, options.Stock, $"{_run}-stock-{sku}", token));
 
         var acknowledged = new ConcurrentBag<(int Line, string Id)>();
+        var shipments = new ConcurrentBag<(int Line, string Id)>();
         var orders = options.EffectiveVia == "orders";
         var (recorder, seconds) = await Load.FireAsync(options, progress, async (caller, n, random) =>
         {
@@ -128,6 +129,10 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 if (options.Then != "none")
                 {
                     await target.FinishHoldAsync(Warehouse, skus[index], id, options.Then == "ship", cancellationToken);
+                    if (options.Then == "ship")
+                    {
+                        shipments.Add((index, id));
+                    }
                 }
             }
 
@@ -135,6 +140,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         }, cancellationToken);
 
         var byLine = acknowledged.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => a.Id).ToList());
+        var shippedByLine = shipments.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => a.Id).ToList());
         var violations = new ConcurrentBag<string>();
         await Parallel.ForEachAsync(Enumerable.Range(0, skus.Length), Setup(cancellationToken), async (i, token) =>
         {
@@ -156,9 +162,9 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 violations.Add($"{lost} acknowledged reservations of {skus[i]} are not in the ledger");
             }
 
-            if (options.Then == "ship" && acked.Count(id => !shipped.Contains(id)) is var unshipped and > 0)
+            if ((shippedByLine.GetValueOrDefault(i) ?? []).Count(id => !shipped.Contains(id)) is var unshipped and > 0)
             {
-                violations.Add($"{unshipped} acknowledged checkouts of {skus[i]} were never shipped");
+                violations.Add($"{unshipped} acknowledged shipments of {skus[i]} are not in the ledger");
             }
         });
 
@@ -226,8 +232,9 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     }
 
     /// <summary>
-    /// Reads a line's whole ledger and its balances: the holds still open (reservation id → quantity), and what is
-    /// wrong — an entry below zero, or balances that are not those of the ledger's last entry.
+    /// Reads a line's whole ledger and its balances: the holds still open (reservation id → quantity), the holds
+    /// shipped, and what is wrong — an entry below zero, a hold committed or shipped twice, or balances that are not
+    /// those of the ledger's last entry.
     /// </summary>
     private static async Task<(Dictionary<string, long> Held, List<string> Problems, HashSet<string> Shipped)> ReadLineAsync(
         IStockTarget admin, string warehouse, string sku, CancellationToken cancellationToken)

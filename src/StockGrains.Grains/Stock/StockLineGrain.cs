@@ -207,10 +207,16 @@ public sealed partial class StockLineGrain(
         // carried the real time to the store. Store it now, or the sweeper wakes the line again at every tick.
         if (_queue.Count == 0 && _sent.Count == 0 && _durable == _rules.Sequence && MustStoreExpiry(_rules.NextExpiry, time.GetUtcNow()))
         {
-            var next = _rules.NextExpiry;
-            await store.AppendAsync(_line, _durable, [], new ExpiryUpdate(next));
-            (_storedExpiry, _storedExpiryKnown) = (next, true);
+            await StoreExpiryAsync();
         }
+    }
+
+    /// <summary>Stores the line's earliest pending expiry with no entry: an append of nothing but the expiry, at the durable end.</summary>
+    private async Task StoreExpiryAsync()
+    {
+        var next = _rules.NextExpiry;
+        await store.AppendAsync(_line, _durable, [], new ExpiryUpdate(next));
+        (_storedExpiry, _storedExpiryKnown) = (next, true);
     }
 
     /// <summary>
@@ -272,8 +278,7 @@ public sealed partial class StockLineGrain(
         await ExpireDueHoldsAsync();
         if (_rules.NextExpiry is not null && !_storedExpiryKnown)
         {
-            await store.AppendAsync(_line, _durable, [], new ExpiryUpdate(_rules.NextExpiry));
-            (_storedExpiry, _storedExpiryKnown) = (_rules.NextExpiry, true);
+            await StoreExpiryAsync();
         }
 
         if (await this.GetReminder(reminderName) is { } reminder)

@@ -22,6 +22,8 @@ public sealed class StockLineRules
     private readonly Dictionary<string, Hold> _holds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LedgerEntry> _operations = new(StringComparer.Ordinal);
     private readonly Queue<(long Sequence, string Id)> _forgettable = new();
+
+    // The last entry the ledger is known to hold: an id finished by a later one is not forgotten yet (see Durable).
     private long _durable;
     private readonly PriorityQueue<string, DateTimeOffset> _expiries = new();
     private readonly Dictionary<string, Approval> _approvals = new(StringComparer.Ordinal);
