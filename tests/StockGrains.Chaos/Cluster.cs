@@ -46,6 +46,9 @@ public sealed class Cluster : IAsyncDisposable
             "StockGrains__Limits__RequestsPerSecond=1000000",
             "StockGrains__Limits__Burst=1000000",
             $"StockGrains__StockLine__UnsafeAcknowledgeBeforeDurable={brokenAcknowledgeBeforeDurable}",
+            // Lines keep only their last 64 finished operations in memory, so a retry after a fault is often answered
+            // from a ledger lookup: the path every line takes once it has finished more than the default 10,000.
+            "StockGrains__StockLine__RememberLimit=64",
         ];
         var cluster = new Cluster(postgres, silos, key, settings);
         try
