@@ -73,11 +73,30 @@ public sealed class StockLineRules
     /// <summary>True once the line has forgotten an operation: an unknown id must then be looked up in the store.</summary>
     public bool HasForgotten { get; private set; }
 
-    /// <summary>Pending holds per owner (the actor that placed them), for the per-client hold cap.</summary>
-    private readonly Dictionary<string, int> _pendingByOwner = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Pending holds per owner (the actor that placed them), for the per-client hold cap, and the one copy of the owner's
+    /// name that all its holds share.
+    /// </summary>
+    private readonly Dictionary<string, (string Owner, int Count)> _pendingByOwner = new(StringComparer.Ordinal);
 
     /// <summary>How many pending holds this owner keeps on the line.</summary>
-    public int PendingHoldsOf(string owner) => _pendingByOwner.GetValueOrDefault(owner);
+    public int PendingHoldsOf(string owner) => _pendingByOwner.TryGetValue(owner, out var pending) ? pending.Count : 0;
+
+    /// <summary>
+    /// The fingerprints of reservations of 1 to 100 units, one string each. A hot line keeps hundreds of thousands of
+    /// pending holds, and the garbage collector's pauses grow with the objects they keep alive: a hold shares its
+    /// fingerprint, and its owner's name, instead of keeping a copy of its own.
+    /// </summary>
+    private static readonly string[] ReserveFingerprints = Enumerable.Range(0, 101).Select(q => $"reserve|{q}").ToArray();
+
+    private static string ReserveFingerprint(long quantity) => quantity is >= 1 and <= 100 ? ReserveFingerprints[quantity] : $"reserve|{quantity}";
+
+    /// <summary>The shared copy of a fingerprint read back from the ledger, when it is a common one.</summary>
+    private static string Shared(string fingerprint, long quantity) =>
+        ReserveFingerprint(quantity) is var common && common == fingerprint ? common : fingerprint;
+
+    /// <summary>The copy of the owner's name that its pending holds already share, or this one when it has none.</summary>
+    private string OwnerOf(string actor) => _pendingByOwner.TryGetValue(actor, out var pending) ? pending.Owner : actor;
 
     /// <summary>How many holds, operations and approvals a snapshot of this line carries: its size, roughly.</summary>
     public int SnapshotSize => _holds.Count + _operations.Count + _approvals.Count;
@@ -150,7 +169,7 @@ public sealed class StockLineRules
     public Decision Reserve(ReserveCommand command, DateTimeOffset now, int? maxPendingPerOwner = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(command.Quantity, 1);
-        var fingerprint = $"reserve|{command.Quantity}";
+        var fingerprint = ReserveFingerprint(command.Quantity);
         if (_holds.TryGetValue(command.ReservationId, out var hold))
         {
             if (hold.Fingerprint != fingerprint)
@@ -492,9 +511,10 @@ public sealed class StockLineRules
                 break;
             case LedgerEntryKind.Reserved:
                 reserved += entry.Quantity;
-                hold = new Hold(entry.ReservationId!, entry.Quantity, HoldStatus.Pending, entry.ExpiresAt!.Value, entry.Fingerprint, entry.Sequence)
+                hold = new Hold(entry.ReservationId!, entry.Quantity, HoldStatus.Pending, entry.ExpiresAt!.Value, Shared(entry.Fingerprint, entry.Quantity),
+                    entry.Sequence)
                 {
-                    Owner = entry.Actor,
+                    Owner = OwnerOf(entry.Actor),
                 };
                 _holds.Add(hold.ReservationId, hold);
                 _expiries.Enqueue(hold.ReservationId, hold.ExpiresAt);
@@ -681,10 +701,10 @@ public sealed class StockLineRules
         var forgettable = new List<(long Sequence, string Id)>();
         foreach (var h in snapshot.Holds)
         {
-            var hold = new Hold(h.ReservationId, h.Quantity, h.Status, h.ExpiresAt, h.Fingerprint, h.Sequence)
+            var hold = new Hold(h.ReservationId, h.Quantity, h.Status, h.ExpiresAt, Shared(h.Fingerprint, h.Quantity), h.Sequence)
             {
                 RefusalReason = h.RefusalReason,
-                Owner = h.Owner,
+                Owner = h.Owner is { } owner ? rules.OwnerOf(owner) : null,
             };
             rules._holds.Add(hold.ReservationId, hold);
             if (hold.Status == HoldStatus.Pending)
@@ -951,14 +971,15 @@ public sealed class StockLineRules
             return;
         }
 
-        var count = _pendingByOwner.GetValueOrDefault(owner) + change;
+        var (shared, count) = _pendingByOwner.GetValueOrDefault(owner, (owner, 0));
+        count += change;
         if (count <= 0)
         {
             _pendingByOwner.Remove(owner);
         }
         else
         {
-            _pendingByOwner[owner] = count;
+            _pendingByOwner[owner] = (shared, count);
         }
     }
 
