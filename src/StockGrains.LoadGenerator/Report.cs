@@ -39,6 +39,11 @@ public sealed record Report(
     /// <summary>Collections of generation 0, 1 and 2 while the workload was measured.</summary>
     public IReadOnlyList<int> Collections { get; init; } = [];
 
+    /// <summary>The longest of those pauses, and the generation it collected (see <see cref="GcPauses"/>).</summary>
+    public double LongestGcPauseMs { get; init; }
+
+    public int LongestGcPauseGeneration { get; init; } = -1;
+
     public static Report From(string target, Recorder recorder, double seconds, double entriesPerAppend, IReadOnlyList<string> violations,
         IReadOnlyList<string>? notes = null)
     {
@@ -53,6 +58,8 @@ public sealed record Report(
             BytesPerRequest = answered == 0 ? 0 : recorder.Gc.AllocatedBytes / (double)answered,
             GcPauseMs = recorder.Gc.Pause.TotalMilliseconds,
             Collections = [recorder.Gc.Gen0, recorder.Gc.Gen1, recorder.Gc.Gen2],
+            LongestGcPauseMs = recorder.LongestGcPause.Pause.TotalMilliseconds,
+            LongestGcPauseGeneration = recorder.LongestGcPause.Generation,
         };
     }
 
@@ -62,6 +69,7 @@ public sealed record Report(
         (EntriesPerAppend > 0 ? $"  entries/append {EntriesPerAppend:F1}" : "") +
         (EntriesPerTransaction > 0 ? $"  entries/tx {EntriesPerTransaction:F1}" : "") +
         (BytesPerRequest > 0 ? $"  alloc/req {BytesPerRequest:N0} B  gc pause {GcPauseMs:N0} ms ({string.Join('/', Collections)})" : "") +
+        (LongestGcPauseGeneration >= 0 ? $", longest {LongestGcPauseMs:N1} ms (gen{LongestGcPauseGeneration})" : "") +
         (Violations.Count == 0 ? "  invariants: OK" : $"  INVARIANTS VIOLATED: {string.Join("; ", Violations)}") +
         (FirstError is null ? "" : $"{Environment.NewLine}  first error: {FirstError}") +
         string.Concat(Notes.Select(n => $"{Environment.NewLine}  note: {n}"));
@@ -98,13 +106,30 @@ public sealed class Recorder
     /// </summary>
     public GcSpan Gc { get; private set; }
 
+    /// <summary>The longest GC pause in the measured span, and the generation it collected.</summary>
+    public (TimeSpan Pause, int Generation) LongestGcPause { get; private set; } = (TimeSpan.Zero, -1);
+
     /// <summary>Starts the measured span of <see cref="Gc"/>.</summary>
-    public void StartGcSpan() => _gcStart = GcSpan.Now();
+    public void StartGcSpan()
+    {
+        _pauses = new GcPauses();
+        _gcStart = GcSpan.Now();
+    }
 
     /// <summary>Ends the measured span of <see cref="Gc"/>.</summary>
-    public void EndGcSpan() => Gc = GcSpan.Now() - _gcStart;
+    public void EndGcSpan()
+    {
+        Gc = GcSpan.Now() - _gcStart;
+        if (_pauses is { } pauses)
+        {
+            LongestGcPause = pauses.Longest;
+            pauses.Dispose();
+            _pauses = null;
+        }
+    }
 
     private GcSpan _gcStart;
+    private GcPauses? _pauses;
 
     public long Succeeded => Interlocked.Read(ref _succeeded);
 

@@ -47,6 +47,25 @@ public sealed class LoadGeneratorTests
         Assert.Equal(3, report.Collections.Count);
         Assert.Contains("entries/tx", report.ToString(), StringComparison.Ordinal);
         Assert.Contains("alloc/req", report.ToString(), StringComparison.Ordinal);
+        Assert.InRange(report.LongestGcPauseMs, 0, report.GcPauseMs + 1);
+    }
+
+    // Proves the longest-pause listener sees the collector stop the process: after induced collections it reports a pause and a generation.
+    [Fact]
+    public async Task The_longest_gc_pause_is_seen_with_the_generation_it_collected()
+    {
+        using var pauses = new GcPauses();
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (pauses.Longest.Generation < 0)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "no GC pause was reported");
+            GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        var (pause, generation) = pauses.Longest;
+        Assert.True(pause > TimeSpan.Zero);
+        Assert.InRange(generation, 0, 2);
     }
 
     // Proves the warm-up reserves for real under ids of its own and is left out of the figures: a sale that sells out while warming up measures only refusals.
