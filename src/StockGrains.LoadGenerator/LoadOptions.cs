@@ -119,10 +119,11 @@ public sealed record LoadOptions
                                           place a one-line order (IReservationGrain.PlaceAsync), which
                                           is the path HTTP takes; http supports only orders  (lines; http: orders)
           --then none|commit|ship         what each caller does with a unit it held, before its next
-                                          reservation: nothing, commit it, or commit and ship it;
-                                          --via lines only; a result then counts checkouts, each two
-                                          or three durable changes, and the baselines do the same
-                                          steps as updates of their own                          (none)
+                                          reservation: nothing, commit it, or commit and ship it (on
+                                          the line, or the order's commit and ship, over HTTP too);
+                                          a result then counts checkouts, each two or three durable
+                                          changes, and the baselines do the same steps as updates
+                                          of their own                                           (none)
           --gateway PORT                  orleans: an external server's gateway on 127.0.0.1, 1-65535;
                                           with --connection the client finds every gateway in that
                                           database's membership table instead. Without --gateway the
@@ -204,8 +205,8 @@ public sealed record LoadOptions
         Check(options.ApiKey is null || options.Target == "http", "--api-key goes with --target http.");
         Check(!(options.Target == "http" && options.Via == "lines"), "--target http reserves through orders (POST /v1/reservations); --via lines is not available over HTTP.");
         Check(!(options.Scenario == "orders" && options.Via == "lines"), "--scenario orders places orders; --via lines does not apply.");
-        Check(options.Then == "none" || (options.Scenario is "flash-sale" or "uniform" && options.EffectiveVia == "lines"),
-            "--then commits or ships holds on the stock line: it needs --scenario flash-sale or uniform, --via lines.");
+        Check(options.Then == "none" || options.Scenario is "flash-sale" or "uniform",
+            "--then finishes the holds of one-unit reservations: it needs --scenario flash-sale or uniform.");
 
         // These settings shape the server this tool starts; an external server was configured by whoever started it.
         Check(options.Embedded || (options.Store == "sqlite" && !options.BrokenSkipStockCheck),

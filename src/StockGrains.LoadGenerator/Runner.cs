@@ -128,7 +128,9 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 acknowledged.Add((index, id));
                 if (options.Then != "none")
                 {
-                    await target.FinishHoldAsync(Warehouse, skus[index], id, options.Then == "ship", cancellationToken);
+                    await (orders
+                        ? target.FinishOrderAsync(id, options.Then == "ship", cancellationToken)
+                        : target.FinishHoldAsync(Warehouse, skus[index], id, options.Then == "ship", cancellationToken));
                     if (options.Then == "ship")
                     {
                         shipments.Add((index, id));

@@ -36,6 +36,9 @@ public interface IStockTarget
     /// <summary>Commits a hold that <see cref="ReserveLineAsync"/> got, and ships it too when <paramref name="ship"/>; throws unless it does.</summary>
     Task FinishHoldAsync(string warehouse, string sku, string reservationId, bool ship, CancellationToken cancellationToken);
 
+    /// <summary>Commits an order that <see cref="PlaceAsync"/> placed, and ships it too when <paramref name="ship"/>; throws unless it does.</summary>
+    Task FinishOrderAsync(string reservationId, bool ship, CancellationToken cancellationToken);
+
     /// <summary>Places an order: the lines held, or null when it was refused for lack of stock; throws otherwise.</summary>
     Task<IReadOnlyList<HeldLine>?> PlaceAsync(string reservationId, IReadOnlyList<OrderLine> lines, string? tradePolicy, CancellationToken cancellationToken);
 
@@ -96,6 +99,20 @@ public sealed class GrainTarget(IGrainFactory grains, ILedgerStore? store = null
         if (ship && (await line.ShipAsync(hold)).Outcome is not (StockLineOutcome.Shipped or StockLineOutcome.AlreadyShipped) and var shipped)
         {
             throw new InvalidOperationException($"Shipping {reservationId} on {warehouse}/{sku} answered {shipped}.");
+        }
+    }
+
+    public async Task FinishOrderAsync(string reservationId, bool ship, CancellationToken cancellationToken)
+    {
+        var order = grains.GetGrain<IReservationGrain>(reservationId);
+        if ((await order.CommitAsync(Actor)).Outcome is not (ReservationOutcome.Committed or ReservationOutcome.Unchanged) and var committed)
+        {
+            throw new InvalidOperationException($"Committing order {reservationId} answered {committed}.");
+        }
+
+        if (ship && (await order.ShipAsync(Actor)).Outcome is not (ReservationOutcome.Shipped or ReservationOutcome.Unchanged) and var shipped)
+        {
+            throw new InvalidOperationException($"Shipping order {reservationId} answered {shipped}.");
         }
     }
 
@@ -188,6 +205,15 @@ public sealed class HttpTarget : IStockTarget, IDisposable
 
     public Task FinishHoldAsync(string warehouse, string sku, string reservationId, bool ship, CancellationToken cancellationToken) =>
         throw new NotSupportedException("The HTTP API reserves through orders (POST /v1/reservations).");
+
+    public async Task FinishOrderAsync(string reservationId, bool ship, CancellationToken cancellationToken)
+    {
+        foreach (var step in ship ? new[] { "commit", "ship" } : ["commit"])
+        {
+            using var response = await _http.PostAsync($"v1/reservations/{Uri.EscapeDataString(reservationId)}/{step}", null, cancellationToken);
+            await EnsureAsync(response, $"POST /v1/reservations/{{id}}/{step}", cancellationToken);
+        }
+    }
 
     public async Task<IReadOnlyList<HeldLine>?> PlaceAsync(string reservationId, IReadOnlyList<OrderLine> lines, string? tradePolicy,
         CancellationToken cancellationToken)
