@@ -60,16 +60,30 @@ public static class Load
         const int MaxOutstanding = 100_000;
         var started = Stopwatch.GetTimestamp();
         var interval = Stopwatch.Frequency / (double)options.Rate;
-        var outstanding = new List<Task>();
-        var inFlight = 0;
+
+        // Requests are counted, not kept: a list of every request's task kept hundreds of thousands of finished tasks
+        // alive until the run ended, in the same process as the server whose pauses the run measures. The pacer holds
+        // one count of its own until it stops, so the count reaches zero only once every request has been answered.
+        var inFlight = 1;
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // The arrivals are paced by a thread of their own (a long-running task) that sleeps between them. An awaited
         // delay resumes on the thread pool, which under load ran it up to three and a half milliseconds late; every
         // arrival due meanwhile then went out in one burst, and the lag counted as the system's latency. A sleeping
         // thread wakes within about a millisecond, whatever the pool is doing.
         await Task.Factory.StartNew(Pace, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        await Task.WhenAll(outstanding);
+        Answered();
+        await drained.Task;
+        cancellationToken.ThrowIfCancellationRequested();
         return Stopwatch.GetElapsedTime(started).TotalSeconds;
+
+        void Answered()
+        {
+            if (Interlocked.Decrement(ref inFlight) == 0)
+            {
+                drained.TrySetResult();
+            }
+        }
 
         void Pace()
         {
@@ -82,7 +96,7 @@ public static class Load
                     Thread.Sleep(1);
                 }
 
-                if (Volatile.Read(ref inFlight) >= MaxOutstanding)
+                if (Volatile.Read(ref inFlight) > MaxOutstanding)
                 {
                     recorder.RecordError(Stopwatch.GetElapsedTime(scheduled).Ticks, new TimeoutException($"more than {MaxOutstanding:N0} requests unanswered"));
                     continue;
@@ -91,7 +105,7 @@ public static class Load
                 var number = first + n;
                 var seed = random.Next();
                 Interlocked.Increment(ref inFlight);
-                outstanding.Add(Task.Run(async () =>
+                _ = Task.Run(async () =>
                 {
                     try
                     {
@@ -102,11 +116,15 @@ public static class Load
                     {
                         recorder.RecordError(Stopwatch.GetElapsedTime(scheduled).Ticks, ex);
                     }
+                    catch (Exception) when (cancellationToken.IsCancellationRequested)
+                    {
+                        // The run was cancelled: the caller hears it once, from the end of the loop.
+                    }
                     finally
                     {
-                        Interlocked.Decrement(ref inFlight);
+                        Answered();
                     }
-                }, cancellationToken));
+                }, CancellationToken.None);
             }
         }
     }
