@@ -34,15 +34,14 @@ public static class Load
         var recorder = new Recorder();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var shown = progress is null ? Task.CompletedTask : recorder.ShowProgressAsync(progress, stop.Token);
+        recorder.StartGcSpan();
         try
         {
-            recorder.StartGcSpan();
-            var seconds = await FireAsync(options, recorder, call, 0, cancellationToken);
-            recorder.EndGcSpan();
-            return (recorder, seconds);
+            return (recorder, await FireAsync(options, recorder, call, 0, cancellationToken));
         }
         finally
         {
+            recorder.EndGcSpan();
             await stop.CancelAsync();
             await shown;
         }
@@ -61,9 +60,9 @@ public static class Load
         var started = Stopwatch.GetTimestamp();
         var interval = Stopwatch.Frequency / (double)options.Rate;
 
-        // Requests are counted, not kept: a list of every request's task kept hundreds of thousands of finished tasks
-        // alive until the run ended, in the same process as the server whose pauses the run measures. The pacer holds
-        // one count of its own until it stops, so the count reaches zero only once every request has been answered.
+        // Requests are counted, not kept: a list of every request's task grew without bound, hundreds of thousands of
+        // finished tasks kept until the run ended. The pacer holds one count of its own until it stops, so the count
+        // reaches zero only once every request has been answered.
         var inFlight = 1;
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -214,8 +214,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     /// </summary>
     private static NpgsqlBatchCommand Checked(string checkedSql, int rows, params NpgsqlParameter[] parameters)
     {
-        var command = new NpgsqlBatchCommand(checkedSql);
-        command.Parameters.AddRange(parameters);
+        var command = Statement(checkedSql, parameters);
         command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint, TypedValue = rows });
         return command;
     }

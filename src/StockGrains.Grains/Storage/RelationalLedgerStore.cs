@@ -234,15 +234,12 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     private async Task LookupLoopAsync()
     {
         var batch = new List<Lookup>(MaxLookupsPerQuery);
-        var keys = new List<(string, string)>(MaxLookupsPerQuery);
         while (await _lookups.Reader.WaitToReadAsync())
         {
             batch.Clear();
-            keys.Clear();
             while (batch.Count < MaxLookupsPerQuery && _lookups.Reader.TryRead(out var lookup))
             {
                 batch.Add(lookup);
-                keys.Add((lookup.Line, lookup.Id));
             }
 
             if (batch.Count == 0)
@@ -253,7 +250,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
 
             try
             {
-                var found = await FindManyAsync(keys, CancellationToken.None);
+                var found = await FindManyAsync(batch.ConvertAll(l => (l.Line, l.Id)), CancellationToken.None);
                 Counters.LookedUp(batch.Count);
                 for (var i = 0; i < batch.Count; i++)
                 {
@@ -701,7 +698,6 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         }
     }
 
-    /// <summary>A write waiting for the silo-wide writer: whether it lost its fence, and its caller's completion.</summary>
     /// <summary>One id to look up on one line, and its entries once found.</summary>
     private sealed class Lookup(string line, string id)
     {
@@ -712,6 +708,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         public TaskCompletionSource<IReadOnlyList<LedgerEntry>> Found { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
+    /// <summary>A write waiting for the silo-wide writer: whether it lost its fence, and its caller's completion.</summary>
     protected abstract class PendingWrite
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
