@@ -18,14 +18,15 @@ public static class PostgresTestDatabase
 
     private static readonly ConcurrentQueue<string> Created = new();
 
-    public static async Task<string> CreateAsync()
+    /// <summary>A fresh database; <paramref name="options"/> are added to its <c>CREATE DATABASE</c> (a locale, say).</summary>
+    public static async Task<string> CreateAsync(string options = "")
     {
         var server = ServerConnection();
         var name = $"sg_{Guid.NewGuid():N}";
         await using (var connection = new NpgsqlConnection(server))
         {
             await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\" {options}", connection);
             await command.ExecuteNonQueryAsync();
         }
 

@@ -26,7 +26,7 @@ public abstract class LedgerStoreContractTests
     /// <summary>Holds the database's write lock, as a long transaction of another client would, until disposed.</summary>
     protected abstract Task<IAsyncDisposable> HoldWritesAsync();
 
-    private static LedgerEntry Receipt(long sequence, string operationId) =>
+    protected static LedgerEntry Receipt(long sequence, string operationId) =>
         new(sequence, LedgerEntryKind.Received, 1, null, null, operationId, "op", null, At, sequence, 0, 0, 0, NegativeStockPolicy.Block, null, "receive|1|")
         {
             Note = "n",
@@ -395,9 +395,11 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
     private PostgresDatabase? _database;
     private PostgresLedgerStore? _store;
 
-    protected override async Task<ILedgerStore> StoreAsync()
+    protected override Task<ILedgerStore> StoreAsync() => StoreAsync("");
+
+    private async Task<ILedgerStore> StoreAsync(string databaseOptions)
     {
-        _database = new PostgresDatabase(await PostgresTestDatabase.CreateAsync());
+        _database = new PostgresDatabase(await PostgresTestDatabase.CreateAsync(databaseOptions));
         _database.Initialize();
 
         // A second initialisation, as a second silo starting, changes nothing.
@@ -439,6 +441,29 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
 
         Assert.Equal(1, results.Count(r => r is 1));
         Assert.Equal(1, results.Count(r => r is null));
+    }
+
+    // Proves the ledger's keys compare as bytes, as .NET's ordinal comparison does, even in a database whose own collation is linguistic and puts 'a' before 'B'.
+    [Fact]
+    public async Task Lines_are_listed_in_byte_order_even_in_a_database_whose_collation_is_linguistic()
+    {
+        var store = await StoreAsync("LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0");
+        await using (var connection = await _database!.DataSource.OpenConnectionAsync())
+        await using (var collation = new Npgsql.NpgsqlCommand("SELECT 'w/a' < 'w/B'", connection))
+        {
+            // The database itself sorts linguistically, so the order below comes from the schema.
+            Assert.Equal(true, await collation.ExecuteScalarAsync());
+        }
+
+        var warehouse = Fresh.Id("w");
+        string[] lines = [$"{warehouse}/a", $"{warehouse}/B", $"{warehouse}/b"];
+        foreach (var line in lines)
+        {
+            await store.AppendAsync(line, 0, [Receipt(1, Fresh.Id("op"))]);
+        }
+
+        Assert.Equal(lines.Order(StringComparer.Ordinal), await store.LinesAsync("", 10));
+        Assert.Equal(lines.Order(StringComparer.Ordinal).Skip(1), await store.LinesAsync(lines.Order(StringComparer.Ordinal).First(), 10));
     }
 
     // Proves the fence's looks at the ledger go by key in the one plan the writer keeps for the insert as it sends it, made while the ledger was empty: a hashed sub-plan or a look by line alone read the whole ledger on every transaction with a pipelined append.
