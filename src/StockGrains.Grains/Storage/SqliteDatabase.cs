@@ -67,13 +67,15 @@ public sealed class SqliteDatabase
 
     /// <summary>
     /// Opens the connection that writes. <c>synchronous=FULL</c> makes every commit fsync the WAL, so an append that
-    /// returned is on disk; it is a per-connection setting, hence set here and not once for the file.
+    /// returned is on disk; it is a per-connection setting, hence set here and not once for the file. The writer isolates
+    /// each append in a savepoint, and SQLite keeps a savepoint's journal (each page's content before the append touched
+    /// it) in a temporary file unless <c>temp_store=MEMORY</c>: it is thrown away at commit, so it need never be written.
     /// </summary>
     public static async Task<SqliteConnection> OpenWriterAsync(string connectionString)
     {
         var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync();
-        Execute(connection, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;");
+        Execute(connection, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY;");
         return connection;
     }
 

@@ -18,6 +18,14 @@ public sealed class SqliteStoreTests(ServerFixture fixture)
         Assert.Equal(2L, await ScalarAsync(writer, "PRAGMA synchronous"));
     }
 
+    // Proves the writer keeps the journals of its savepoints in memory: in a file, every page an append touched was written there too, and a hot line ran at two thirds of the rate.
+    [Fact]
+    public async Task The_writer_keeps_the_journals_of_its_savepoints_in_memory()
+    {
+        await using var writer = await fixture.Host.Database.OpenWriterAsync();
+        Assert.Equal(2L, await ScalarAsync(writer, "PRAGMA temp_store"));
+    }
+
     // Proves a lookup by id reads each kind of entry through its own index: written as one OR, SQLite's planner read every entry of the line.
     [Fact]
     public async Task A_lookup_by_id_goes_through_indexes_and_never_reads_every_entry_of_the_line()
