@@ -75,6 +75,9 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         new BoundedChannelOptions(LookupQueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
     private readonly Lazy<Task[]> _lookupLoops;
 
+    /// <summary>The careful writer's commands; only the writer's thread touches them.</summary>
+    private WriterCommands? _commands;
+
     protected RelationalLedgerStore(ILogger logger)
     {
         _logger = logger;
@@ -436,6 +439,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             }
         }
 
+        _commands?.Dispose();
         connection?.Dispose();
     }
 
@@ -453,24 +457,31 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// </summary>
     protected virtual void Write(DbConnection connection, IReadOnlyList<PendingWrite> batch)
     {
+        if (_commands?.Connection != connection)
+        {
+            _commands?.Dispose();
+            _commands = new WriterCommands(connection);
+        }
+
         using var transaction = BeginWrite(connection);
-        WriteStates(connection, transaction, batch.OfType<StateWrite>());
-        using var head = Command(connection, transaction, "SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = @line", "line");
+        var commands = _commands;
+        DbCommand Prepared(string sql, params string[] parameters) =>
+            commands.Get(sql, transaction, () => Command(connection, transaction, sql, parameters));
+
+        WriteStates(batch.OfType<StateWrite>(), Prepared);
+        var head = Prepared("SELECT COALESCE(MAX(sequence), 0) FROM stock_ledger WHERE line = @line", "line");
         // The predecessor's look names its whole key on both unique indexes: with the line and sequence alone, a generic
         // plan made while the ledger was empty may take the operation-id index on the line and read all of its entries.
-        using var previous = Command(connection, transaction,
+        var previous = Prepared(
             "SELECT COUNT(*) FROM stock_ledger WHERE line = @line AND sequence = @sequence AND operation_id = @operation_id", "line", "sequence", "operation_id");
-        // One multi-row INSERT per append, in chunks: one round trip carries many entries (a remote database pays
-        // per statement), and a command per chunk size is prepared once per transaction.
-        var inserts = new Dictionary<int, DbCommand>();
 
-        // Each statement is its own prepared command: changing a command's text would compile it again every time.
-        using var savepoint = Command(connection, transaction, "SAVEPOINT append");
-        using var release = Command(connection, transaction, "RELEASE SAVEPOINT append");
-        using var rollback = Command(connection, transaction, "ROLLBACK TO SAVEPOINT append");
-        using var lineRow = Command(connection, transaction,
+        // Each statement is its own command: changing a command's text would compile it again every time.
+        var savepoint = Prepared("SAVEPOINT append");
+        var release = Prepared("RELEASE SAVEPOINT append");
+        var rollback = Prepared("ROLLBACK TO SAVEPOINT append");
+        var lineRow = Prepared(
             "INSERT INTO stock_lines (line, warehouse, sku) VALUES (@line, @warehouse, @sku) ON CONFLICT DO NOTHING", "line", "warehouse", "sku");
-        using var expiryRow = Command(connection, transaction, "UPDATE stock_lines SET next_expiry = @at WHERE line = @line", "at", "line");
+        var expiryRow = Prepared("UPDATE stock_lines SET next_expiry = @at WHERE line = @line", "at", "line");
 
         foreach (var append in batch.OfType<Append>())
         {
@@ -510,10 +521,9 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
 
                 foreach (var chunk in append.Entries.Chunk(MaxRowsPerInsert))
                 {
-                    if (!inserts.TryGetValue(chunk.Length, out var insert))
-                    {
-                        inserts[chunk.Length] = insert = MultiRowInsert(connection, transaction, chunk.Length);
-                    }
+                    // One multi-row INSERT per chunk: one round trip carries many entries (a remote database pays per
+                    // statement), and a command per chunk size is compiled once for the connection.
+                    var insert = commands.Insert(chunk.Length, transaction, () => MultiRowInsert(connection, transaction, chunk.Length));
 
                     for (var row = 0; row < chunk.Length; row++)
                     {
@@ -542,10 +552,6 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         }
 
         transaction.Commit();
-        foreach (var insert in inserts.Values)
-        {
-            insert.Dispose();
-        }
     }
 
     /// <summary>
@@ -667,37 +673,64 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// The grain states: a first write inserts version 1 unless the id exists, a later one replaces the version it read.
     /// Neither statement can raise an error, so no savepoint is needed; a write that changes no row lost its fence.
     /// </summary>
-    private static void WriteStates(DbConnection connection, DbTransaction transaction, IEnumerable<StateWrite> writes)
+    private static void WriteStates(IEnumerable<StateWrite> writes, Func<string, string[], DbCommand> prepared)
     {
-        DbCommand? insert = null;
-        DbCommand? update = null;
-        try
+        foreach (var write in writes)
         {
-            foreach (var write in writes)
+            var command = write.ExpectedVersion is null
+                ? prepared("INSERT INTO grain_states (id, version, payload) VALUES (@id, 1, @payload) ON CONFLICT DO NOTHING", ["id", "payload"])
+                : prepared("UPDATE grain_states SET version = @expected + 1, payload = @payload WHERE id = @id AND version = @expected",
+                    ["id", "expected", "payload"]);
+            command.Parameters["@id"].Value = write.Id;
+            command.Parameters["@payload"].Value = (object?)write.Payload ?? DBNull.Value;
+            if (write.ExpectedVersion is { } expected)
             {
-                var command = write.ExpectedVersion is null
-                    ? insert ??= Command(connection, transaction,
-                        "INSERT INTO grain_states (id, version, payload) VALUES (@id, 1, @payload) ON CONFLICT DO NOTHING", "id", "payload")
-                    : update ??= Command(connection, transaction,
-                        "UPDATE grain_states SET version = @expected + 1, payload = @payload WHERE id = @id AND version = @expected", "id", "expected",
-                        "payload");
-                command.Parameters["@id"].Value = write.Id;
-                command.Parameters["@payload"].Value = (object?)write.Payload ?? DBNull.Value;
-                if (write.ExpectedVersion is { } expected)
-                {
-                    command.Parameters["@expected"].Value = expected;
-                }
+                command.Parameters["@expected"].Value = expected;
+            }
 
-                if (command.ExecuteNonQuery() != 1)
-                {
-                    write.Failure = write.Conflict();
-                }
+            if (command.ExecuteNonQuery() != 1)
+            {
+                write.Failure = write.Conflict();
             }
         }
-        finally
+    }
+
+    /// <summary>
+    /// The careful writer's commands, kept for the life of its connection and handed each transaction in turn. SQLite
+    /// compiles a command's statements on its first execution, so commands made afresh for every transaction were
+    /// compiled afresh too. There are a dozen statements and one insert per chunk size, so the set stays small.
+    /// </summary>
+    private sealed class WriterCommands(DbConnection connection) : IDisposable
+    {
+        private readonly Dictionary<string, DbCommand> _statements = new(StringComparer.Ordinal);
+        private readonly Dictionary<int, DbCommand> _inserts = [];
+
+        public DbConnection Connection { get; } = connection;
+
+        /// <summary>The command of one statement, by its text.</summary>
+        public DbCommand Get(string sql, DbTransaction transaction, Func<DbCommand> create) => Reuse(_statements, sql, transaction, create);
+
+        /// <summary>The multi-row insert of so many rows.</summary>
+        public DbCommand Insert(int rows, DbTransaction transaction, Func<DbCommand> create) => Reuse(_inserts, rows, transaction, create);
+
+        public void Dispose()
         {
-            insert?.Dispose();
-            update?.Dispose();
+            foreach (var command in _statements.Values.Concat(_inserts.Values))
+            {
+                command.Dispose();
+            }
+        }
+
+        private static DbCommand Reuse<TKey>(Dictionary<TKey, DbCommand> commands, TKey key, DbTransaction transaction, Func<DbCommand> create)
+            where TKey : notnull
+        {
+            if (!commands.TryGetValue(key, out var command))
+            {
+                commands[key] = command = create();
+            }
+
+            command.Transaction = transaction;
+            return command;
         }
     }
 
