@@ -357,6 +357,39 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContractTests, IAsyncDis
 
     protected override ILedgerStore SecondStore() => new SqliteLedgerStore(_database!, NullLogger<SqliteLedgerStore>.Instance);
 
+    // Proves the upgrade that leaves a reservation's own entry out of the reservation index keeps a ledger written before it: a hold's entries are all still found by its id.
+    [Fact]
+    public async Task A_ledger_written_before_the_narrower_reservation_index_is_found_by_id_after_the_upgrade()
+    {
+        var path = Path.Combine(ServerHost.NewDataDirectory(), "ledger.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+        {
+            // The schema as a server of the version before left it.
+            await connection.OpenAsync();
+            var scripts = SchemaScripts.For("sqlite-").Where(s => s.Version < 6).Select(s =>
+                $"{s.Text};\nINSERT INTO stockgrains_schema (version, applied_at) VALUES ({s.Version}, 'then');");
+            await using var apply = connection.CreateCommand();
+            apply.CommandText = "PRAGMA journal_mode=WAL; CREATE TABLE stockgrains_schema (version INTEGER NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL);\n" +
+                string.Join('\n', scripts);
+            await apply.ExecuteNonQueryAsync();
+        }
+
+        _database = new SqliteDatabase(path);
+        var line = $"{Fresh.Id("w")}/s";
+        LedgerEntry Hold(long sequence, LedgerEntryKind kind, string operationId) => Receipt(sequence, operationId) with { Kind = kind, ReservationId = "h" };
+        await using (var before = new SqliteLedgerStore(_database, NullLogger<SqliteLedgerStore>.Instance))
+        {
+            await before.AppendAsync(line, 0, [Receipt(1, "in"), Hold(2, LedgerEntryKind.Reserved, "h"), Hold(3, LedgerEntryKind.Committed, "c")]);
+        }
+
+        _database.Initialize();
+        _store = new SqliteLedgerStore(_database, NullLogger<SqliteLedgerStore>.Instance);
+        Assert.Equal([2L, 3L], (await _store.FindAsync(line, "h")).Select(e => e.Sequence));
+        await _store.AppendAsync(line, 3, [Hold(4, LedgerEntryKind.Shipped, "s")]);
+        Assert.Equal([2L, 3L, 4L], (await _store.FindAsync(line, "h")).Select(e => e.Sequence));
+    }
+
     protected override async Task TamperAsync(string line)
     {
         await using var connection = await _database!.OpenWriterAsync();
@@ -464,6 +497,50 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
 
         Assert.Equal(lines.Order(StringComparer.Ordinal), await store.LinesAsync("", 10));
         Assert.Equal(lines.Order(StringComparer.Ordinal).Skip(1), await store.LinesAsync(lines.Order(StringComparer.Ordinal).First(), 10));
+    }
+
+    // Proves the upgrade to byte-order keys keeps a ledger written before it, in a database whose collation is linguistic: every entry reads back and is found by id, the fence still refuses a stale append, and lines list in byte order.
+    [Fact]
+    public async Task A_ledger_written_before_the_keys_compared_as_bytes_survives_the_upgrade()
+    {
+        var connectionString = await PostgresTestDatabase.CreateAsync("LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0");
+        await using (var connection = new Npgsql.NpgsqlConnection(connectionString))
+        {
+            // The schema as a silo of the version before left it.
+            await connection.OpenAsync();
+            await using (var table = new Npgsql.NpgsqlCommand("CREATE TABLE stockgrains_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", connection))
+            {
+                await table.ExecuteNonQueryAsync();
+            }
+
+            foreach (var (version, script) in SchemaScripts.For("postgres-").Where(s => s.Version < 7))
+            {
+                await using var apply = new Npgsql.NpgsqlCommand($"{script};\nINSERT INTO stockgrains_schema (version) VALUES ({version})", connection);
+                await apply.ExecuteNonQueryAsync();
+            }
+        }
+
+        _database = new PostgresDatabase(connectionString);
+        var warehouse = Fresh.Id("w");
+        string[] lines = [$"{warehouse}/a", $"{warehouse}/B"];
+        await using (var before = new PostgresLedgerStore(_database, NullLogger<PostgresLedgerStore>.Instance))
+        {
+            foreach (var line in lines)
+            {
+                await before.AppendAsync(line, 0, [Receipt(1, $"{line}/one"), Receipt(2, $"{line}/two")]);
+            }
+        }
+
+        _database.Initialize();
+        _store = new PostgresLedgerStore(_database, NullLogger<PostgresLedgerStore>.Instance);
+        foreach (var line in lines)
+        {
+            Assert.Equal([$"{line}/one", $"{line}/two"], (await _store.ReadAsync(line, 0, 10)).Select(e => e.OperationId));
+            Assert.Equal(2, Assert.Single(await _store.FindAsync(line, $"{line}/two")).Sequence);
+            await Assert.ThrowsAsync<LedgerConflictException>(() => _store.AppendAsync(line, 1, [Receipt(2, Fresh.Id("op"))]));
+        }
+
+        Assert.Equal(lines.Order(StringComparer.Ordinal), await _store.LinesAsync("", 10));
     }
 
     // Proves the fence's looks at the ledger go by key in the one plan the writer keeps for the insert as it sends it, made while the ledger was empty: a hashed sub-plan or a look by line alone read the whole ledger on every transaction with a pipelined append.
