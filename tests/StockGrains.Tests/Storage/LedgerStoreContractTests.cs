@@ -357,7 +357,7 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContractTests, IAsyncDis
 
     protected override ILedgerStore SecondStore() => new SqliteLedgerStore(_database!, NullLogger<SqliteLedgerStore>.Instance);
 
-    // Proves the upgrade that leaves a reservation's own entry out of the reservation index keeps a ledger written before it: a hold's entries are all still found by its id.
+    // Proves the upgrade that leaves a reservation's own entry out of the reservation index keeps a ledger written before it: a hold's entries are all still found by its id, through the rebuilt index.
     [Fact]
     public async Task A_ledger_written_before_the_narrower_reservation_index_is_found_by_id_after_the_upgrade()
     {
@@ -388,6 +388,23 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContractTests, IAsyncDis
         Assert.Equal([2L, 3L], (await _store.FindAsync(line, "h")).Select(e => e.Sequence));
         await _store.AppendAsync(line, 3, [Hold(4, LedgerEntryKind.Shipped, "s")]);
         Assert.Equal([2L, 3L, 4L], (await _store.FindAsync(line, "h")).Select(e => e.Sequence));
+
+        // And the upgraded file answers a lookup through its indexes: the old reservation index cannot serve the new query.
+        await using var read = await _database.OpenAsync();
+        await using var explain = read.CreateCommand();
+        explain.CommandText = "EXPLAIN QUERY PLAN " + RelationalLedgerStore.FindOneSql;
+        explain.Parameters.AddWithValue("@line", line);
+        explain.Parameters.AddWithValue("@id", "h");
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.Equal(3, plan.Count(step => step.Contains("INDEX", StringComparison.Ordinal)));
     }
 
     protected override async Task TamperAsync(string line)
@@ -521,13 +538,14 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
         }
 
         _database = new PostgresDatabase(connectionString);
+        LedgerEntry Hold(long sequence, LedgerEntryKind kind, string operationId) => Receipt(sequence, operationId) with { Kind = kind, ReservationId = "h" };
         var warehouse = Fresh.Id("w");
         string[] lines = [$"{warehouse}/a", $"{warehouse}/B"];
         await using (var before = new PostgresLedgerStore(_database, NullLogger<PostgresLedgerStore>.Instance))
         {
             foreach (var line in lines)
             {
-                await before.AppendAsync(line, 0, [Receipt(1, $"{line}/one"), Receipt(2, $"{line}/two")]);
+                await before.AppendAsync(line, 0, [Receipt(1, $"{line}/in"), Hold(2, LedgerEntryKind.Reserved, "h"), Hold(3, LedgerEntryKind.Committed, "c")]);
             }
         }
 
@@ -535,8 +553,10 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
         _store = new PostgresLedgerStore(_database, NullLogger<PostgresLedgerStore>.Instance);
         foreach (var line in lines)
         {
-            Assert.Equal([$"{line}/one", $"{line}/two"], (await _store.ReadAsync(line, 0, 10)).Select(e => e.OperationId));
-            Assert.Equal(2, Assert.Single(await _store.FindAsync(line, $"{line}/two")).Sequence);
+            Assert.Equal([$"{line}/in", "h", "c"], (await _store.ReadAsync(line, 0, 10)).Select(e => e.OperationId));
+
+            // The hold's own entry through the operation index, its commit through the rebuilt reservation index.
+            Assert.Equal([2L, 3L], (await _store.FindAsync(line, "h")).Select(e => e.Sequence));
             await Assert.ThrowsAsync<LedgerConflictException>(() => _store.AppendAsync(line, 1, [Receipt(2, Fresh.Id("op"))]));
         }
 
