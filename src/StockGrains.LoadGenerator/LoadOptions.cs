@@ -60,6 +60,12 @@ public sealed record LoadOptions
     /// </summary>
     public string Then { get; init; } = "none";
 
+    /// <summary>Each caller commits what it held (<c>--then commit</c> or <c>ship</c>).</summary>
+    public bool Commits => Then != "none";
+
+    /// <summary>Each caller also ships what it committed (<c>--then ship</c>).</summary>
+    public bool Ships => Then == "ship";
+
     /// <summary>An external server's Orleans gateway port on 127.0.0.1; without it the orleans target starts the embedded server.</summary>
     public int? Gateway { get; init; }
 
@@ -205,7 +211,7 @@ public sealed record LoadOptions
         Check(options.ApiKey is null || options.Target == "http", "--api-key goes with --target http.");
         Check(!(options.Target == "http" && options.Via == "lines"), "--target http reserves through orders (POST /v1/reservations); --via lines is not available over HTTP.");
         Check(!(options.Scenario == "orders" && options.Via == "lines"), "--scenario orders places orders; --via lines does not apply.");
-        Check(options.Then == "none" || options.Scenario is "flash-sale" or "uniform",
+        Check(!options.Commits || options.Scenario is "flash-sale" or "uniform",
             "--then finishes the holds of one-unit reservations: it needs --scenario flash-sale or uniform.");
 
         // These settings shape the server this tool starts; an external server was configured by whoever started it.

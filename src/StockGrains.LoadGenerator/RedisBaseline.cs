@@ -74,12 +74,12 @@ public static class RedisBaseline
             if (answer == 1)
             {
                 Interlocked.Increment(ref taken[index]);
-                if (options.Then != "none")
+                if (options.Commits)
                 {
                     await db.StringIncrementAsync(committedKeys[index]);
                 }
 
-                if (options.Then == "ship")
+                if (options.Ships)
                 {
                     await db.ScriptEvaluateAsync(shipHash, [committedKeys[index], shippedKeys[index]]);
                 }

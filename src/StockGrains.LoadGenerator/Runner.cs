@@ -126,12 +126,12 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             if (ok)
             {
                 acknowledged.Add((index, id));
-                if (options.Then != "none")
+                if (options.Commits)
                 {
                     await (orders
-                        ? target.FinishOrderAsync(id, options.Then == "ship", cancellationToken)
-                        : target.FinishHoldAsync(Warehouse, skus[index], id, options.Then == "ship", cancellationToken));
-                    if (options.Then == "ship")
+                        ? target.FinishOrderAsync(id, options.Ships, cancellationToken)
+                        : target.FinishHoldAsync(Warehouse, skus[index], id, options.Ships, cancellationToken));
+                    if (options.Ships)
                     {
                         shipments.Add((index, id));
                     }
@@ -331,12 +331,12 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 {
                     Interlocked.Increment(ref acknowledged);
                     // A checkout's later steps (--then), each its own transaction under the same row lock, as a shop's would be.
-                    if (options.Then != "none")
+                    if (options.Commits)
                     {
                         await UpdateAsync("UPDATE baseline_stock SET reserved = reserved - 1, committed = committed + 1 WHERE sku = @sku", sku);
                     }
 
-                    if (options.Then == "ship")
+                    if (options.Ships)
                     {
                         await UpdateAsync("UPDATE baseline_stock SET on_hand = on_hand - 1, committed = committed - 1 WHERE sku = @sku", sku);
                     }

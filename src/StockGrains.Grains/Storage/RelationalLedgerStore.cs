@@ -358,17 +358,26 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         return rows;
     }
 
-    private static DbParameter AddParameter(DbCommand command, string name, object value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value;
-        parameter.DbType = value switch
+    /// <summary>A parameter whose type follows its value: text, a 32-bit or a 64-bit integer.</summary>
+    private static DbParameter AddParameter(DbCommand command, string name, object value) =>
+        AddParameter(command, name, value switch
         {
             string => DbType.String,
             int => DbType.Int32,
             _ => DbType.Int64,
-        };
+        }, value);
+
+    /// <summary>
+    /// Every parameter is named as the statements name it, with its <c>@</c>: Microsoft.Data.Sqlite binds a bare name by
+    /// trying each of SQLite's three prefixes in turn, on every execution, and on a hot line that search was about a
+    /// sixth of the writer's time.
+    /// </summary>
+    private static DbParameter AddParameter(DbCommand command, string name, DbType type, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = "@" + name;
+        parameter.DbType = type;
+        parameter.Value = value;
         command.Parameters.Add(parameter);
         return parameter;
     }
@@ -582,11 +591,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         }
     }
 
-    /// <summary>
-    /// A command with typed parameters: text for names and words, 64-bit integers for the rest. Each parameter is named
-    /// as the statement names it, with its <c>@</c>: Microsoft.Data.Sqlite binds a bare name by trying each of SQLite's
-    /// three prefixes in turn, on every execution, and that search was about a sixth of the writer's time on a hot line.
-    /// </summary>
+    /// <summary>A command with typed parameters: text for names and words, 64-bit integers for the rest.</summary>
     private static DbCommand Command(DbConnection connection, DbTransaction transaction, string sql, params string[] parameters)
     {
         var command = connection.CreateCommand();
@@ -594,11 +599,8 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         command.CommandText = sql;
         foreach (var name in parameters)
         {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = "@" + name;
-            parameter.DbType = name == "payload" ? DbType.Binary : TextParameters.Contains(ColumnOf(name)) ? DbType.String : DbType.Int64;
-            parameter.Value = DBNull.Value;
-            command.Parameters.Add(parameter);
+            AddParameter(command, name, name == "payload" ? DbType.Binary : TextParameters.Contains(ColumnOf(name)) ? DbType.String : DbType.Int64,
+                DBNull.Value);
         }
 
         return command;
