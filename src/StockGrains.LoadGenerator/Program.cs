@@ -41,7 +41,11 @@ Console.WriteLine($"{options.Scenario}: " + (options.Rate > 0 ? $"{options.Rate:
 string[] runtimeKnobs = ["DOTNET_gc", "DOTNET_GC", "DOTNET_TC_", "DOTNET_Tiered", "DOTNET_ThreadPool", "DOTNET_ReadyToRun"];
 var runtimeSettings = Environment.GetEnvironmentVariables().Keys.Cast<string>()
     .Where(k => runtimeKnobs.Any(prefix => k.StartsWith(prefix, StringComparison.Ordinal))).Order(StringComparer.Ordinal).Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToArray();
-Console.WriteLine($"runtime: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, {System.Runtime.GCSettings.LatencyMode}" +
+// The GC reports the young generation's cap as it took it, from the runtime configuration or the environment alike.
+var youngCap = GC.GetConfigurationVariables().TryGetValue("GCGen0MaxBudget", out var budget) && budget is long bytes && bytes > 0
+    ? $", young generation at most {bytes / (1024 * 1024)} MiB a heap"
+    : "";
+Console.WriteLine($"runtime: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, {System.Runtime.GCSettings.LatencyMode}{youngCap}" +
     (runtimeSettings.Length > 0 ? ", " + string.Join(", ", runtimeSettings) : ""));
 var runner = new Runner(options, Console.Out, options.Quiet ? null : Console.Error);
 IReadOnlyList<Report> reports;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using StockGrains.Server.Hosting;
 using StockGrains.Tests.Infrastructure;
@@ -80,6 +81,18 @@ public sealed partial class DeployFilesTests(ServerFixture fixture)
         {
             Assert.Contains(file, readme);
         }
+    }
+
+    // Proves the server and the load generator ship with a cap on the young generation (a hot line's collections stay short), one the GC accepts.
+    [Theory]
+    [InlineData("StockGrains.Server")]
+    [InlineData("StockGrains.LoadGenerator")]
+    public void The_server_and_the_load_generator_cap_the_young_generation(string program)
+    {
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, $"{program}.runtimeconfig.json")));
+        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.True(properties.TryGetProperty("System.GC.Gen0MaxBudget", out var budget), $"{program} runs with the GC's own young generation.");
+        Assert.InRange(budget.GetInt64(), 4L << 20, 64L << 20);
     }
 
     /// <summary>
