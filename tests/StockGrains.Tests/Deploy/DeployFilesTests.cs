@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -83,7 +84,7 @@ public sealed partial class DeployFilesTests(ServerFixture fixture)
         }
     }
 
-    // Proves the server and the load generator ship with a cap on the young generation (a hot line's collections stay short), one the GC accepts.
+    // Proves the server and the load generator ship with a cap on the young generation between 4 and 64 MiB a heap, which keeps a hot line's collections short.
     [Theory]
     [InlineData("StockGrains.Server")]
     [InlineData("StockGrains.LoadGenerator")]
@@ -93,6 +94,25 @@ public sealed partial class DeployFilesTests(ServerFixture fixture)
         var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
         Assert.True(properties.TryGetProperty("System.GC.Gen0MaxBudget", out var budget), $"{program} runs with the GC's own young generation.");
         Assert.InRange(budget.GetInt64(), 4L << 20, 64L << 20);
+    }
+
+    // Proves the GC of a real process takes that cap from the runtime configuration: the load generator reports the cap its GC runs with.
+    [Fact]
+    public async Task A_process_started_from_the_build_runs_with_the_capped_young_generation()
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "StockGrains.LoadGenerator.dll"),
+            "--scenario", "flash-sale", "--callers", "1", "--duration", "1", "--warmup", "0", "--stock", "10", "--quiet"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment.Remove("DOTNET_GCGen0MaxBudget");
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await errors}");
+        Assert.Contains("young generation at most 16 MiB a heap", await output);
     }
 
     /// <summary>
