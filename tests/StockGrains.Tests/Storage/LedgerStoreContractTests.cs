@@ -445,6 +445,9 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
     private PostgresDatabase? _database;
     private PostgresLedgerStore? _store;
 
+    /// <summary>A database whose own collation sorts as a language does ('a' before 'B'), unlike the ledger's byte order.</summary>
+    private const string LinguisticCollation = "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0";
+
     protected override Task<ILedgerStore> StoreAsync() => StoreAsync("");
 
     private async Task<ILedgerStore> StoreAsync(string databaseOptions)
@@ -497,7 +500,7 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
     [Fact]
     public async Task Lines_are_listed_in_byte_order_even_in_a_database_whose_collation_is_linguistic()
     {
-        var store = await StoreAsync("LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0");
+        var store = await StoreAsync(LinguisticCollation);
         await using (var connection = await _database!.DataSource.OpenConnectionAsync())
         await using (var collation = new Npgsql.NpgsqlCommand("SELECT 'w/a' < 'w/B'", connection))
         {
@@ -520,7 +523,7 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
     [Fact]
     public async Task A_ledger_written_before_the_keys_compared_as_bytes_survives_the_upgrade()
     {
-        var connectionString = await PostgresTestDatabase.CreateAsync("LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0");
+        var connectionString = await PostgresTestDatabase.CreateAsync(LinguisticCollation);
         await using (var connection = new Npgsql.NpgsqlConnection(connectionString))
         {
             // The schema as a silo of the version before left it.
