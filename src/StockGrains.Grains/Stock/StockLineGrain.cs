@@ -130,20 +130,20 @@ public sealed partial class StockLineGrain(
     {
         // The cap comes with the caller; a call from inside the cluster has none.
         var cap = CallerIdentity.Current?.MaxPendingHoldsPerLine;
-        return RunAsync(command.ReservationId, now => _rules.Reserve(command, now, cap));
+        return RunAsync(command.ReservationId, (command, cap), static (rules, s, now) => rules.Reserve(s.command, now, s.cap));
     }
 
     public Task<StockLineResult> CommitAsync(HoldCommand command) =>
-        RunAsync(command.ReservationId, now => _rules.Commit(command, now));
+        RunAsync(command.ReservationId, command, static (rules, command, now) => rules.Commit(command, now));
 
     public Task<StockLineResult> ShipAsync(HoldCommand command) =>
-        RunAsync(command.ReservationId, now => _rules.Ship(command, now));
+        RunAsync(command.ReservationId, command, static (rules, command, now) => rules.Ship(command, now));
 
     public Task<StockLineResult> ReleaseAsync(HoldCommand command) =>
-        RunAsync(command.ReservationId, now => _rules.Release(command, now));
+        RunAsync(command.ReservationId, command, static (rules, command, now) => rules.Release(command, now));
 
     public Task<StockLineResult> ExpireAsync(HoldCommand command) =>
-        RunAsync(command.ReservationId, now => _rules.Expire(command, now));
+        RunAsync(command.ReservationId, command, static (rules, command, now) => rules.Expire(command, now));
 
     public Task<StockLineResult> SetPolicyAsync(SetPolicyCommand command) =>
         Administer().RunAsync(command.OperationId, now => _rules.SetPolicy(command, now));
@@ -319,32 +319,61 @@ public sealed partial class StockLineGrain(
         return this;
     }
 
-    private async Task<StockLineResult> RunAsync(string id, Func<DateTimeOffset, Decision> decide)
+    private Task<StockLineResult> RunAsync(string id, Func<DateTimeOffset, Decision> decide) =>
+        RunAsync(id, decide, static (_, decide, now) => decide(now));
+
+    /// <summary>
+    /// Decides a command and answers once its entry is durable. The decision takes its state as an argument, so that the
+    /// commands of the hot path (a reservation and the moves of its hold) allocate no closure. In the common case,
+    /// nothing to look up, the answer is the entry's own completion, handed to Orleans as it is: an <c>await</c> here
+    /// would cost every reservation one more turn of the grain after its commit, with the task, the continuation and
+    /// the state machine that go with it, only to pass the same answer on.
+    /// </summary>
+    private Task<StockLineResult> RunAsync<TState>(string id, TState state, Func<StockLineRules, TState, DateTimeOffset, Decision> decide)
     {
         ThrowIfBroken();
+        return _rules.NeedsLookup(id) ? LookUpThenRunAsync(id, state, decide) : Decide(state, decide);
+    }
+
+    private async Task<StockLineResult> LookUpThenRunAsync<TState>(string id, TState state, Func<StockLineRules, TState, DateTimeOffset, Decision> decide)
+    {
         await LookupAsync(id);
+        return await Decide(state, decide);
+    }
+
+    private Task<StockLineResult> Decide<TState>(TState state, Func<StockLineRules, TState, DateTimeOffset, Decision> decide)
+    {
         var now = ExpireDue();
-        var decision = decide(now);
+        var decision = decide(_rules, state, now);
         StockGrainsTelemetry.LineOutcomes.Add(1, new KeyValuePair<string, object?>("outcome", decision.Result.Outcome.ToString()));
         if (decision.Entry is { } early && _options.UnsafeAcknowledgeBeforeDurable)
         {
             // The deliberately broken build: the caller hears "done" while the entry is still only in memory.
-            _ = EnqueueAsync(early).ContinueWith(static t => t.Exception, TaskScheduler.Default);
-        }
-        else if (decision.Entry is { } entry)
-        {
-            await EnqueueAsync(entry);
-            if (entry.Kind == LedgerEntryKind.Reserved)
-            {
-                ScheduleExpiry();
-            }
-        }
-        else
-        {
-            await WaitDurableAsync(decision.DurableAt);
+            _ = Enqueue(early, null).ContinueWith(static t => t.Exception, TaskScheduler.Default);
+            return Task.FromResult(decision.Result);
         }
 
-        return decision.Result;
+        if (decision.Entry is { } entry)
+        {
+            var durable = Enqueue(entry, decision.Result);
+            if (entry.Kind == LedgerEntryKind.Reserved)
+            {
+                // The hold's expiry is timed now rather than once it is durable: the timer fires minutes later, and a
+                // line whose append fails reloads, timers and all.
+                ScheduleExpiry();
+            }
+
+            return durable!;
+        }
+
+        var wait = WaitDurableAsync(decision.DurableAt);
+        return wait.IsCompletedSuccessfully ? Task.FromResult(decision.Result) : AnswerWhenDurableAsync(wait, decision.Result);
+    }
+
+    private static async Task<StockLineResult> AnswerWhenDurableAsync(Task durable, StockLineResult result)
+    {
+        await durable;
+        return result;
     }
 
     /// <summary>If the line has forgotten old operations, brings back what the ledger knows about <paramref name="id"/>.</summary>
@@ -367,7 +396,7 @@ public sealed partial class StockLineGrain(
         var expired = _rules.ExpireDue(now, _options.MaxExpiriesPerTurn);
         foreach (var entry in expired)
         {
-            _ = EnqueueAsync(entry);
+            _ = Enqueue(entry, null);
         }
 
         if (expired.Count > 0)
@@ -378,9 +407,10 @@ public sealed partial class StockLineGrain(
         return now;
     }
 
-    private Task EnqueueAsync(LedgerEntry entry)
+    /// <summary>Queues an entry for the ledger; the task completes with <paramref name="answer"/> once the entry is durable.</summary>
+    private Task<StockLineResult?> Enqueue(LedgerEntry entry, StockLineResult? answer)
     {
-        var pending = new Pending(entry, _rules.NextExpiry);
+        var pending = new Pending(entry, _rules.NextExpiry, answer);
         _queue.Add(pending);
         Flush();
         return pending.Done.Task;
@@ -501,7 +531,7 @@ public sealed partial class StockLineGrain(
                 _rules.Durable(_durable);
                 for (var i = 0; i < count; i++)
                 {
-                    _inFlight[i].Done.TrySetResult();
+                    _inFlight[i].Done.TrySetResult(_inFlight[i].Answer);
                 }
 
                 _inFlight.RemoveRange(0, count);
@@ -653,13 +683,16 @@ public sealed partial class StockLineGrain(
         public int Count { get; set; } = 1;
     }
 
-    /// <summary>An entry waiting to be durable, with the line's earliest pending expiry right after it.</summary>
-    private sealed class Pending(LedgerEntry entry, DateTimeOffset? nextExpiry)
+    /// <summary>An entry waiting to be durable, with the line's earliest pending expiry right after it and the answer its caller waits for.</summary>
+    private sealed class Pending(LedgerEntry entry, DateTimeOffset? nextExpiry, StockLineResult? answer)
     {
         public LedgerEntry Entry { get; } = entry;
 
         public DateTimeOffset? NextExpiry { get; } = nextExpiry;
 
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>What the caller hears once the entry is durable; null for an entry no caller waits for (an expiry).</summary>
+        public StockLineResult? Answer { get; } = answer;
+
+        public TaskCompletionSource<StockLineResult?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

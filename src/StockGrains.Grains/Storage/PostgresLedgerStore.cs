@@ -90,6 +90,9 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
     private readonly ILogger<PostgresLedgerStore> _logger = logger;
 
+    /// <summary>The writer's insert, made afresh for each connection the writer opens; only the writer's thread touches it.</summary>
+    private InsertCommand? _insert;
+
     protected override async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken) =>
         await database.DataSource.OpenConnectionAsync(cancellationToken);
 
@@ -169,7 +172,13 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
         if (writes.Sum(w => w.Entries.Count) is var entries and > 0)
         {
-            commands.BatchCommands.Add(Insert(writes, entries));
+            if (_insert?.Connection != connection)
+            {
+                // A statement auto-prepared on the connection the writer lost is not prepared on its new one.
+                _insert = new InsertCommand(connection);
+            }
+
+            commands.BatchCommands.Add(_insert.Fill(writes, entries));
         }
 
         if (writes.Where(w => w.Expiry is not null).ToArray() is { Length: > 0 } expiries)
@@ -223,32 +232,150 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     private static string CheckedSql(string sql, int parameters) =>
         $"WITH changed AS ({sql} RETURNING 1) SELECT stockgrains_expect_rows(COUNT(*), ${parameters + 1}) FROM changed";
 
-    /// <summary>The insert of every entry of the transaction: one array per column, each line's fence beside them.</summary>
-    private static NpgsqlBatchCommand Insert(IReadOnlyList<LineWrite> writes, int n)
+    /// <summary>
+    /// The insert of every entry of the transaction, with its parameters and the lists behind them made once and
+    /// refilled for every transaction. Made afresh, one array and one parameter per column and a converter for each, they
+    /// were about a seventh of all the bytes a reservation on the hot SKU allocated, and every byte allocated brings the
+    /// next collection, and its pause, closer. Only the writer's thread uses it.
+    /// </summary>
+    private sealed class InsertCommand
     {
-        var entries = new LedgerEntry[n];
-        var lines = new string[n];
-        var i = 0;
-        foreach (var write in writes)
+        /// <summary>Entries a list keeps room for between transactions: one huge transaction must not hold its memory for good.</summary>
+        private const int RetainedEntries = 4_096;
+
+        private readonly List<string?> _lines = [];
+        private readonly ColumnValues[] _columns = LedgerColumns.Select(c => new ColumnValues(c)).ToArray();
+        private readonly List<string?> _fenceLines = [];
+        private readonly List<long> _fenceExpected = [];
+        private readonly List<string?> _fencePrevious = [];
+        private readonly NpgsqlParameter<long> _count = new() { NpgsqlDbType = NpgsqlDbType.Bigint };
+
+        public InsertCommand(NpgsqlConnection connection)
         {
-            foreach (var entry in write.Entries)
+            Connection = connection;
+            Command.Parameters.Add(new NpgsqlParameter<List<string?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, TypedValue = _lines });
+            foreach (var column in _columns)
             {
-                (entries[i], lines[i]) = (entry, write.Line);
-                i++;
+                Command.Parameters.Add(column.Parameter);
+            }
+
+            Command.Parameters.Add(new NpgsqlParameter<List<string?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, TypedValue = _fenceLines });
+            Command.Parameters.Add(new NpgsqlParameter<List<long>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint, TypedValue = _fenceExpected });
+            Command.Parameters.Add(new NpgsqlParameter<List<string?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, TypedValue = _fencePrevious });
+            Command.Parameters.Add(_count);
+        }
+
+        /// <summary>The connection whose prepared statements the command may refer to.</summary>
+        public NpgsqlConnection Connection { get; }
+
+        public NpgsqlBatchCommand Command { get; } = new(CheckedInsertSql);
+
+        /// <summary>Fills the parameters with every entry of <paramref name="writes"/> (<paramref name="n"/> in all) and each line's fence.</summary>
+        public NpgsqlBatchCommand Fill(IReadOnlyList<LineWrite> writes, int n)
+        {
+            Clear(_lines);
+            Clear(_fenceLines);
+            Clear(_fenceExpected);
+            Clear(_fencePrevious);
+            foreach (var column in _columns)
+            {
+                column.Clear();
+            }
+
+            foreach (var write in writes)
+            {
+                if (write.Entries.Count == 0)
+                {
+                    continue;
+                }
+
+                _fenceLines.Add(write.Line);
+                _fenceExpected.Add(write.Expected);
+                _fencePrevious.Add(write.Previous);
+                foreach (var entry in write.Entries)
+                {
+                    _lines.Add(write.Line);
+                    foreach (var column in _columns)
+                    {
+                        column.Add(entry);
+                    }
+                }
+            }
+
+            foreach (var column in _columns)
+            {
+                column.Bind();
+            }
+
+            _count.TypedValue = n;
+            return Command;
+        }
+
+        private static void Clear<T>(List<T> list)
+        {
+            list.Clear();
+            if (list.Capacity > RetainedEntries)
+            {
+                list.Capacity = RetainedEntries;
             }
         }
 
-        var parameters = new List<NpgsqlParameter>(InsertParameterCount) { Texts(lines) };
-        foreach (var column in LedgerColumns)
+        /// <summary>
+        /// One column's values. When every value is null the column is sent as no array at all: a reservation leaves ten of
+        /// the ledger's columns empty, and the insert's <c>unnest</c> pads a missing array with nulls, so those columns cost
+        /// the writer no element to encode and PostgreSQL none to decode.
+        /// </summary>
+        private sealed class ColumnValues(LedgerColumn column)
         {
-            parameters.Add(column.IsText ? Column(Array.ConvertAll(entries, column.TextOf)) : Column(Array.ConvertAll(entries, column.NumberOf)));
-        }
+            private readonly List<string?>? _texts = column.IsText ? [] : null;
+            private readonly List<long?>? _numbers = column.IsText ? null : [];
+            private bool _any;
 
-        var fenced = writes.Where(w => w.Entries.Count > 0).ToArray();
-        parameters.Add(Texts(fenced.Select(w => w.Line).ToArray()));
-        parameters.Add(Longs(fenced.Select(w => w.Expected).ToArray()));
-        parameters.Add(Texts(fenced.Select(w => w.Previous).ToArray()));
-        return Checked(CheckedInsertSql, n, [.. parameters]);
+            public NpgsqlParameter Parameter { get; } = column.IsText
+                ? new NpgsqlParameter<List<string?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text }
+                : new NpgsqlParameter<List<long?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
+
+            public void Clear()
+            {
+                _any = false;
+                if (_texts is not null)
+                {
+                    InsertCommand.Clear(_texts);
+                }
+                else
+                {
+                    InsertCommand.Clear(_numbers!);
+                }
+            }
+
+            public void Add(LedgerEntry entry)
+            {
+                if (_texts is not null)
+                {
+                    var value = column.TextOf(entry);
+                    _any |= value is not null;
+                    _texts.Add(value);
+                }
+                else
+                {
+                    var value = column.NumberOf(entry);
+                    _any |= value is not null;
+                    _numbers!.Add(value);
+                }
+            }
+
+            public void Bind()
+            {
+                if (_texts is not null)
+                {
+                    ((NpgsqlParameter<List<string?>>)Parameter).TypedValue = _any ? _texts : null;
+                }
+                else
+                {
+                    ((NpgsqlParameter<List<long?>>)Parameter).TypedValue = _any ? _numbers : null;
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -256,9 +383,31 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     /// entries behind one fence. They are contiguous (each starts where the one before it ends), so the first append's
     /// fence covers the rest, and they stand or fall together.
     /// </summary>
-    private sealed record LineWrite(string Line, long Expected, string? Previous, List<LedgerEntry> Entries)
+    private sealed class LineWrite(string line, long expected, string? previous, IReadOnlyList<LedgerEntry> entries)
     {
+        public string Line { get; } = line;
+
+        public long Expected { get; } = expected;
+
+        public string? Previous { get; } = previous;
+
+        /// <summary>The first append's own entries, copied into a list of their own only when a second append of the line joins them.</summary>
+        public IReadOnlyList<LedgerEntry> Entries { get; private set; } = entries;
+
         public ExpiryUpdate? Expiry { get; set; }
+
+        private List<LedgerEntry>? _joined;
+
+        /// <summary>Adds the entries of the line's next append; the first append's own list is never changed.</summary>
+        public void Join(IReadOnlyList<LedgerEntry> more)
+        {
+            if (_joined is null)
+            {
+                Entries = _joined = [.. Entries];
+            }
+
+            _joined.AddRange(more);
+        }
 
         /// <summary>The appends by line, or null when two appends of one line are not contiguous (the generic path then decides).</summary>
         public static IReadOnlyList<LineWrite>? From(IEnumerable<Append> batch)
@@ -274,11 +423,11 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
                         return null;
                     }
 
-                    write.Entries.AddRange(append.Entries);
+                    write.Join(append.Entries);
                 }
                 else
                 {
-                    write = new LineWrite(append.Line, append.ExpectedSequence, append.PreviousOperationId, [.. append.Entries]);
+                    write = new LineWrite(append.Line, append.ExpectedSequence, append.PreviousOperationId, append.Entries);
                     byLine.Add(append.Line, write);
                     ordered.Add(write);
                 }
@@ -289,19 +438,6 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
             return ordered;
         }
     }
-
-    /// <summary>
-    /// One column's values, or no array at all when every value is null. A reservation leaves ten of the ledger's columns
-    /// empty, and the insert's <c>unnest</c> pads a missing array with nulls, so those columns cost the writer no
-    /// element to encode and PostgreSQL none to decode.
-    /// </summary>
-    private static NpgsqlParameter Column(string?[] values) =>
-        Array.TrueForAll(values, v => v is null) ? Absent(NpgsqlDbType.Text) : Texts(values);
-
-    private static NpgsqlParameter Column(long?[] values) =>
-        Array.TrueForAll(values, v => v is null) ? Absent(NpgsqlDbType.Bigint) : Longs(values);
-
-    private static NpgsqlParameter Absent(NpgsqlDbType element) => new() { NpgsqlDbType = NpgsqlDbType.Array | element, Value = DBNull.Value };
 
     private static NpgsqlBatchCommand Statement(string sql, params NpgsqlParameter[] parameters)
     {
