@@ -345,7 +345,7 @@ public sealed partial class StockLineGrain(
     {
         var now = ExpireDue();
         var decision = decide(_rules, state, now);
-        StockGrainsTelemetry.LineOutcomes.Add(1, new KeyValuePair<string, object?>("outcome", decision.Result.Outcome.ToString()));
+        StockGrainsTelemetry.CountOutcome(decision.Result.Outcome);
         if (decision.Entry is { } early && _options.UnsafeAcknowledgeBeforeDurable)
         {
             // The deliberately broken build: the caller hears "done" while the entry is still only in memory.
@@ -413,7 +413,7 @@ public sealed partial class StockLineGrain(
         var pending = new Pending(entry, _rules.NextExpiry, answer);
         _queue.Add(pending);
         Flush();
-        return pending.Done.Task;
+        return pending.Task;
     }
 
     /// <summary>Hands queued entries to the store now, or, in the deliberately broken build, a while later.</summary>
@@ -446,7 +446,7 @@ public sealed partial class StockLineGrain(
         }
 
         var waitOn = _inFlight.Concat(_queue).FirstOrDefault(p => p.Entry.Sequence >= sequence);
-        return waitOn?.Done.Task ?? Task.CompletedTask;
+        return waitOn?.Task ?? Task.CompletedTask;
     }
 
     /// <summary>
@@ -531,7 +531,7 @@ public sealed partial class StockLineGrain(
                 _rules.Durable(_durable);
                 for (var i = 0; i < count; i++)
                 {
-                    _inFlight[i].Done.TrySetResult(_inFlight[i].Answer);
+                    _inFlight[i].TrySetResult(_inFlight[i].Answer);
                 }
 
                 _inFlight.RemoveRange(0, count);
@@ -622,7 +622,7 @@ public sealed partial class StockLineGrain(
         var failure = new StockLineUnavailableException($"Stock line {_line} could not make its changes durable; retry with the same id.", ex);
         foreach (var pending in _inFlight.Concat(_queue))
         {
-            pending.Done.TrySetException(failure);
+            pending.TrySetException(failure);
         }
 
         _inFlight.Clear();
@@ -684,7 +684,9 @@ public sealed partial class StockLineGrain(
     }
 
     /// <summary>An entry waiting to be durable, with the line's earliest pending expiry right after it and the answer its caller waits for.</summary>
+    /// <remarks>It is its own completion, so that a reservation waits for its commit in one object, not two.</remarks>
     private sealed class Pending(LedgerEntry entry, DateTimeOffset? nextExpiry, StockLineResult? answer)
+        : TaskCompletionSource<StockLineResult?>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         public LedgerEntry Entry { get; } = entry;
 
@@ -692,7 +694,5 @@ public sealed partial class StockLineGrain(
 
         /// <summary>What the caller hears once the entry is durable; null for an entry no caller waits for (an expiry).</summary>
         public StockLineResult? Answer { get; } = answer;
-
-        public TaskCompletionSource<StockLineResult?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
