@@ -256,6 +256,28 @@ public abstract class LedgerStoreContractTests
         Assert.Equal(filled, (await store.ReadAsync(full, 0, 10)).Single());
     }
 
+    // Proves the writer carries nothing from one transaction into the next: entries that leave a column empty, written right after entries that filled it, read back empty.
+    [Fact]
+    public async Task A_transaction_after_one_that_filled_every_column_writes_only_its_own_values()
+    {
+        var store = await StoreAsync();
+        var line = $"{Fresh.Id("w")}/after-full";
+        var filled = new LedgerEntry(1, LedgerEntryKind.Counted, 2, "cycle count", "res-1", "count-1", "op", "ref-9", At, 8, 0, 0, 1,
+            NegativeStockPolicy.Approval, At.AddMinutes(5), "count|2|")
+        {
+            Note = "shelf B", Unit = "case", UnitQuantity = 12, CountedQuantity = 8, CountStartedAtSequence = 0, Counterparty = "w9",
+            ApprovalId = "appr-1", AlertCauseAfter = 1,
+        };
+        LedgerEntry Bare(long sequence) =>
+            new(sequence, LedgerEntryKind.Reserved, 1, null, null, $"r{sequence}", "load", null, At, 8, sequence - 1, 0, 1, NegativeStockPolicy.Block, null, "reserve|1|");
+
+        await store.AppendAsync(line, 0, [filled]);
+        await store.AppendAsync(line, 1, [Bare(2), Bare(3)]);
+        await store.AppendAsync(line, 3, [Bare(4)]);
+
+        Assert.Equal([filled, Bare(2), Bare(3), Bare(4)], await store.ReadAsync(line, 0, 10));
+    }
+
     // Proves an open append takes a line's next entries while the writer is busy, takes none once the writer has it, and writes exactly what it took, with the expiry its last change set.
     [Fact]
     public async Task An_open_append_takes_entries_until_the_writer_takes_it_and_none_after()
