@@ -103,8 +103,8 @@ public static class Load
                 }
 
                 Interlocked.Increment(ref inFlight);
-                // A work item of its own, not Task.Run: the closure, the two tasks and the unwrapping that came with
-                // Task.Run were about a twentieth of what an arrival allocated, in the same process as the silo it measures.
+                // A work item of its own, not Task.Run: the closure, the two tasks and the unwrapping that came
+                // with Task.Run were about a twentieth of what an arrival allocated, in the silo's own process.
                 ThreadPool.UnsafeQueueUserWorkItem(
                     new Arrival(call, (first + n) % options.Callers, first + n, random.NextSeed(), scheduled, recorder, answered, cancellationToken),
                     preferLocal: false);
