@@ -170,7 +170,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
                 Texts(keys.Select(k => k.Sku).ToArray())));
         }
 
-        if (writes.Sum(w => w.Entries.Count) is var entries and > 0)
+        if (writes.Any(w => w.Entries.Count > 0))
         {
             if (_insert?.Connection != connection)
             {
@@ -178,7 +178,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
                 _insert = new InsertCommand(connection);
             }
 
-            commands.BatchCommands.Add(_insert.Fill(writes, entries));
+            commands.BatchCommands.Add(_insert.Fill(writes));
         }
 
         if (writes.Where(w => w.Expiry is not null).ToArray() is { Length: > 0 } expiries)
@@ -244,7 +244,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         private const int RetainedEntries = 4_096;
 
         private readonly List<string?> _lines = [];
-        private readonly ColumnValues[] _columns = LedgerColumns.Select(c => new ColumnValues(c)).ToArray();
+        private readonly ColumnValues[] _columns = LedgerColumns.Select(ColumnValues.For).ToArray();
         private readonly List<string?> _fenceLines = [];
         private readonly List<long> _fenceExpected = [];
         private readonly List<string?> _fencePrevious = [];
@@ -270,8 +270,8 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
         public NpgsqlBatchCommand Command { get; } = new(CheckedInsertSql);
 
-        /// <summary>Fills the parameters with every entry of <paramref name="writes"/> (<paramref name="n"/> in all) and each line's fence.</summary>
-        public NpgsqlBatchCommand Fill(IReadOnlyList<LineWrite> writes, int n)
+        /// <summary>Fills the parameters with every entry of <paramref name="writes"/> and each line's fence.</summary>
+        public NpgsqlBatchCommand Fill(IReadOnlyList<LineWrite> writes)
         {
             Clear(_lines);
             Clear(_fenceLines);
@@ -307,7 +307,8 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
                 column.Bind();
             }
 
-            _count.TypedValue = n;
+            // The insert must write every entry it was given; fewer means a line lost its fence.
+            _count.TypedValue = _lines.Count;
             return Command;
         }
 
@@ -325,56 +326,43 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         /// the ledger's columns empty, and the insert's <c>unnest</c> pads a missing array with nulls, so those columns cost
         /// the writer no element to encode and PostgreSQL none to decode.
         /// </summary>
-        private sealed class ColumnValues(LedgerColumn column)
+        private abstract class ColumnValues
         {
-            private readonly List<string?>? _texts = column.IsText ? [] : null;
-            private readonly List<long?>? _numbers = column.IsText ? null : [];
+            public abstract NpgsqlParameter Parameter { get; }
+
+            public static ColumnValues For(LedgerColumn column) => column.IsText
+                ? new ColumnValues<string?>(column.TextOf, NpgsqlDbType.Text)
+                : new ColumnValues<long?>(column.NumberOf, NpgsqlDbType.Bigint);
+
+            public abstract void Clear();
+
+            public abstract void Add(LedgerEntry entry);
+
+            public abstract void Bind();
+        }
+
+        private sealed class ColumnValues<T>(Func<LedgerEntry, T> valueOf, NpgsqlDbType element) : ColumnValues
+        {
+            private readonly List<T> _values = [];
+            private readonly NpgsqlParameter<List<T>> _parameter = new() { NpgsqlDbType = NpgsqlDbType.Array | element };
             private bool _any;
 
-            public NpgsqlParameter Parameter { get; } = column.IsText
-                ? new NpgsqlParameter<List<string?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text }
-                : new NpgsqlParameter<List<long?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
+            public override NpgsqlParameter Parameter => _parameter;
 
-            public void Clear()
+            public override void Clear()
             {
                 _any = false;
-                if (_texts is not null)
-                {
-                    InsertCommand.Clear(_texts);
-                }
-                else
-                {
-                    InsertCommand.Clear(_numbers!);
-                }
+                InsertCommand.Clear(_values);
             }
 
-            public void Add(LedgerEntry entry)
+            public override void Add(LedgerEntry entry)
             {
-                if (_texts is not null)
-                {
-                    var value = column.TextOf(entry);
-                    _any |= value is not null;
-                    _texts.Add(value);
-                }
-                else
-                {
-                    var value = column.NumberOf(entry);
-                    _any |= value is not null;
-                    _numbers!.Add(value);
-                }
+                var value = valueOf(entry);
+                _any |= value is not null;
+                _values.Add(value);
             }
 
-            public void Bind()
-            {
-                if (_texts is not null)
-                {
-                    ((NpgsqlParameter<List<string?>>)Parameter).TypedValue = _any ? _texts : null;
-                }
-                else
-                {
-                    ((NpgsqlParameter<List<long?>>)Parameter).TypedValue = _any ? _numbers : null;
-                }
-            }
+            public override void Bind() => _parameter.TypedValue = _any ? _values : null;
         }
     }
 

@@ -33,6 +33,19 @@ public abstract class LedgerStoreContractTests
             AlertCauseAfter = sequence == 2 ? 1 : null,
         };
 
+    /// <summary>An entry with every optional field filled.</summary>
+    private static LedgerEntry Filled(long sequence) =>
+        new(sequence, LedgerEntryKind.Counted, 2, "cycle count", "res-1", "count-1", "op", "ref-9", At, 8, 0, 0, 1,
+            NegativeStockPolicy.Approval, At.AddMinutes(5), "count|2|")
+        {
+            Note = "shelf B", Unit = "case", UnitQuantity = 12, CountedQuantity = 8, CountStartedAtSequence = 0, Counterparty = "w9",
+            ApprovalId = "appr-1", AlertCauseAfter = 1,
+        };
+
+    /// <summary>A reservation, which leaves every optional field empty.</summary>
+    private static LedgerEntry Bare(long sequence) =>
+        new(sequence, LedgerEntryKind.Reserved, 1, null, null, $"r{sequence}", "load", null, At, 10, sequence, 0, 0, NegativeStockPolicy.Block, null, "reserve|1|");
+
     /// <summary>A transaction holding the database's write lock; disposing it rolls back, so a pooled connection goes back clean.</summary>
     protected sealed class HeldWrites(System.Data.Common.DbConnection connection) : IAsyncDisposable
     {
@@ -240,14 +253,7 @@ public abstract class LedgerStoreContractTests
     {
         var store = await StoreAsync();
         var (sparse, full) = ($"{Fresh.Id("w")}/sparse", $"{Fresh.Id("w")}/full");
-        LedgerEntry Bare(long sequence) =>
-            new(sequence, LedgerEntryKind.Reserved, 1, null, null, $"r{sequence}", "load", null, At, 10, sequence, 0, 0, NegativeStockPolicy.Block, null, "reserve|1|");
-        var filled = new LedgerEntry(1, LedgerEntryKind.Counted, 2, "cycle count", "res-1", "count-1", "op", "ref-9", At, 8, 0, 0, 1,
-            NegativeStockPolicy.Approval, At.AddMinutes(5), "count|2|")
-        {
-            Note = "shelf B", Unit = "case", UnitQuantity = 12, CountedQuantity = 8, CountStartedAtSequence = 0, Counterparty = "w9",
-            ApprovalId = "appr-1", AlertCauseAfter = 1,
-        };
+        var filled = Filled(1);
 
         // Written together, the two appends usually share one transaction: one line's values fill a column the other leaves empty.
         await Task.WhenAll(store.AppendAsync(sparse, 0, [Bare(1), Bare(2), Bare(3)]), store.AppendAsync(full, 0, [filled]));
@@ -262,14 +268,7 @@ public abstract class LedgerStoreContractTests
     {
         var store = await StoreAsync();
         var line = $"{Fresh.Id("w")}/after-full";
-        var filled = new LedgerEntry(1, LedgerEntryKind.Counted, 2, "cycle count", "res-1", "count-1", "op", "ref-9", At, 8, 0, 0, 1,
-            NegativeStockPolicy.Approval, At.AddMinutes(5), "count|2|")
-        {
-            Note = "shelf B", Unit = "case", UnitQuantity = 12, CountedQuantity = 8, CountStartedAtSequence = 0, Counterparty = "w9",
-            ApprovalId = "appr-1", AlertCauseAfter = 1,
-        };
-        LedgerEntry Bare(long sequence) =>
-            new(sequence, LedgerEntryKind.Reserved, 1, null, null, $"r{sequence}", "load", null, At, 8, sequence - 1, 0, 1, NegativeStockPolicy.Block, null, "reserve|1|");
+        var filled = Filled(1);
 
         await store.AppendAsync(line, 0, [filled]);
         await store.AppendAsync(line, 1, [Bare(2), Bare(3)]);
