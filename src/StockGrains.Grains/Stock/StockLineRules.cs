@@ -105,7 +105,8 @@ public sealed class StockLineRules
     {
         Backordered = Math.Max(0, Reserved - Math.Max(0, OnHand)),
         AlertCause = AlertCause,
-        PendingApprovals = _approvals.Values.Count(a => a.Status == ApprovalStatus.Pending),
+        // Every answer carries a view, and counting through LINQ allocated an enumerator even when there is no approval.
+        PendingApprovals = _approvals.Count == 0 ? 0 : _approvals.Values.Count(a => a.Status == ApprovalStatus.Pending),
     };
 
     /// <summary>
@@ -190,23 +191,18 @@ public sealed class StockLineRules
         var blocked = AlertCause is not null;
         var fits = !capped && (SkipStockCheck || (!blocked && (Policy == NegativeStockPolicy.Allow || Available >= command.Quantity)));
         var reason = capped ? HoldLimitReason : blocked ? "negative_stock_alert" : "insufficient_stock";
-        var entry = Finish(fits
-            ? Next(LedgerEntryKind.Reserved, command.Quantity, command.ReservationId, command.Actor, now, fingerprint) with
-            {
-                ReservationId = command.ReservationId,
-                ExpiresAt = command.ExpiresAt,
-                Reference = command.Reference,
-                Unit = command.Entered?.Unit,
-                UnitQuantity = command.Entered?.Quantity,
-                ReservedAfter = Reserved + command.Quantity,
-            }
-            : Next(LedgerEntryKind.Refused, command.Quantity, command.ReservationId, command.Actor, now, fingerprint) with
-            {
-                ReservationId = command.ReservationId,
-                ExpiresAt = command.ExpiresAt,
-                Reference = command.Reference,
-                Reason = reason,
-            });
+        // Made once, with its balances and alert state worked out first, rather than made and then copied by `with` once
+        // or twice: the optimising JIT drops such copies when it can prove they do not escape, but not in every tier.
+        var kind = fits ? LedgerEntryKind.Reserved : LedgerEntryKind.Refused;
+        var sequence = Sequence + 1;
+        var reservedAfter = fits ? Reserved + command.Quantity : Reserved;
+        var entry = new LedgerEntry(sequence, kind, command.Quantity, fits ? null : reason, command.ReservationId, command.ReservationId,
+            command.Actor, command.Reference, now, OnHand, reservedAfter, Committed, SafetyStock, Policy, command.ExpiresAt, fingerprint)
+        {
+            Unit = fits ? command.Entered?.Unit : null,
+            UnitQuantity = fits ? command.Entered?.Quantity : null,
+            AlertCauseAfter = AlertAfter(OnHand, reservedAfter, Policy, kind, sequence),
+        };
         Apply(entry);
         var result = new StockLineResult(fits ? StockLineOutcome.Reserved : RefusalOutcome(reason), View, _holds[command.ReservationId].ToView());
         return new Decision(result, entry, entry.Sequence);
@@ -451,7 +447,7 @@ public sealed class StockLineRules
         while ((entries?.Count ?? 0) < max && NextExpiry is { } due && due <= now)
         {
             var id = _expiries.Dequeue();
-            var entry = Finish(TransitionEntry(_holds[id], LedgerEntryKind.Expired, "system", now));
+            var entry = TransitionEntry(_holds[id], LedgerEntryKind.Expired, "system", now);
             Apply(entry);
             (entries ??= []).Add(entry);
         }
@@ -749,12 +745,12 @@ public sealed class StockLineRules
             return Refuse(StockLineOutcome.HoldNotFound, Sequence);
         }
 
-        var (done, already, allowedFrom) = kind switch
+        var (done, already) = kind switch
         {
-            LedgerEntryKind.Committed => (StockLineOutcome.Committed, HoldStatus.Committed, new[] { HoldStatus.Pending }),
-            LedgerEntryKind.Shipped => (StockLineOutcome.Shipped, HoldStatus.Shipped, new[] { HoldStatus.Committed }),
-            LedgerEntryKind.Released => (StockLineOutcome.Released, HoldStatus.Released, new[] { HoldStatus.Pending, HoldStatus.Committed }),
-            LedgerEntryKind.Expired => (StockLineOutcome.Expired, HoldStatus.Expired, new[] { HoldStatus.Pending }),
+            LedgerEntryKind.Committed => (StockLineOutcome.Committed, HoldStatus.Committed),
+            LedgerEntryKind.Shipped => (StockLineOutcome.Shipped, HoldStatus.Shipped),
+            LedgerEntryKind.Released => (StockLineOutcome.Released, HoldStatus.Released),
+            LedgerEntryKind.Expired => (StockLineOutcome.Expired, HoldStatus.Expired),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
 
@@ -776,16 +772,26 @@ public sealed class StockLineRules
             return new Decision(new StockLineResult(StockLineOutcome.AlreadyExpired, View, hold.ToView(), Replayed: true), null, hold.Sequence);
         }
 
-        if (!allowedFrom.Contains(hold.Status))
+        if (!MayMove(hold.Status, kind))
         {
             return new Decision(new StockLineResult(StockLineOutcome.InvalidTransition, View, hold.ToView()), null, hold.Sequence);
         }
 
-        var entry = Finish(TransitionEntry(hold, kind, command.Actor, now));
+        var entry = TransitionEntry(hold, kind, command.Actor, now);
         Apply(entry);
         return new Decision(new StockLineResult(done, View, hold.ToView()), entry, entry.Sequence);
     }
 
+    /// <summary>The statuses a hold may leave by each transition: commit and expiry from pending, shipping once committed, release from either.</summary>
+    private static bool MayMove(HoldStatus from, LedgerEntryKind kind) => kind switch
+    {
+        LedgerEntryKind.Committed or LedgerEntryKind.Expired => from == HoldStatus.Pending,
+        LedgerEntryKind.Shipped => from == HoldStatus.Committed,
+        LedgerEntryKind.Released => from is HoldStatus.Pending or HoldStatus.Committed,
+        _ => false,
+    };
+
+    /// <summary>The finished entry of a hold's transition, made in one allocation as a reservation's is.</summary>
     private LedgerEntry TransitionEntry(Hold hold, LedgerEntryKind kind, string actor, DateTimeOffset now)
     {
         var suffix = kind switch
@@ -797,18 +803,20 @@ public sealed class StockLineRules
         };
         var q = hold.Quantity;
         var wasCommitted = hold.Status == HoldStatus.Committed;
-        return Next(kind, q, $"{hold.ReservationId}:{suffix}", actor, now, suffix) with
+        var sequence = Sequence + 1;
+        var onHandAfter = kind == LedgerEntryKind.Shipped ? OnHand - q : OnHand;
+        var reservedAfter = kind == LedgerEntryKind.Committed ? Reserved : Reserved - q;
+        var committedAfter = kind switch
         {
-            ReservationId = hold.ReservationId,
-            OnHandAfter = kind == LedgerEntryKind.Shipped ? OnHand - q : OnHand,
-            ReservedAfter = kind == LedgerEntryKind.Committed ? Reserved : Reserved - q,
-            CommittedAfter = kind switch
-            {
-                LedgerEntryKind.Committed => Committed + q,
-                LedgerEntryKind.Shipped => Committed - q,
-                LedgerEntryKind.Released when wasCommitted => Committed - q,
-                _ => Committed,
-            },
+            LedgerEntryKind.Committed => Committed + q,
+            LedgerEntryKind.Shipped => Committed - q,
+            LedgerEntryKind.Released when wasCommitted => Committed - q,
+            _ => Committed,
+        };
+        return new LedgerEntry(sequence, kind, q, null, hold.ReservationId, $"{hold.ReservationId}:{suffix}", actor, null, now,
+            onHandAfter, reservedAfter, committedAfter, SafetyStock, Policy, null, suffix)
+        {
+            AlertCauseAfter = AlertAfter(onHandAfter, reservedAfter, Policy, kind, sequence),
         };
     }
 
