@@ -38,6 +38,12 @@ public sealed record LoadOptions
     /// <summary>Also run the same workload against a Lua check-and-decrement on Redis (needs <see cref="Redis"/>).</summary>
     public bool RedisBaseline { get; init; }
 
+    /// <summary>
+    /// How many times to run StockGrains and then each baseline, in turn. A ratio is taken within each round, and the
+    /// summary gives their median: on a shared machine a noisy minute then moves one round, not the figure.
+    /// </summary>
+    public int Rounds { get; init; } = 1;
+
     /// <summary>The Redis of the baseline, as <c>host:port</c>.</summary>
     public string? Redis { get; init; }
 
@@ -99,6 +105,9 @@ public sealed record LoadOptions
     /// <summary>The path reservations take: what <see cref="Via"/> says, or the target's natural one.</summary>
     public string EffectiveVia => Scenario == "orders" ? "orders" : Via ?? (Target == "http" ? "orders" : "lines");
 
+    /// <summary>Rounds of one invocation at most: twenty runs of each target are already most of an hour at the defaults.</summary>
+    public const int MaxRounds = 20;
+
     public const string Help = """
         StockGrains load generator: simultaneous orders, baselines side by side, an invariant check after every run.
 
@@ -153,6 +162,8 @@ public sealed record LoadOptions
           --redis-baseline                a Lua check-and-decrement per reservation on Redis (needs --redis);
                                           start one with: bash deploy/redis-local.sh start DIR PORT
           --redis HOST:PORT               the Redis of the baseline
+          --rounds N                      run StockGrains and then each baseline N times in turn, 1-20;
+                                          each round's ratio and their median are printed        (1)
 
         Output:
           --quiet                         no progress line per second on standard error
@@ -187,6 +198,7 @@ public sealed record LoadOptions
                 "--postgres-baseline" => options with { PostgresBaseline = true },
                 "--redis-baseline" => options with { RedisBaseline = true },
                 "--redis" => options with { Redis = Endpoint(Next(), "--redis") },
+                "--rounds" => options with { Rounds = Bounded(Next(), 1, MaxRounds, "--rounds") },
                 "--target" => options with { Target = OneOf(Next(), "--target", "embedded", "orleans", "http") },
                 "--via" => options with { Via = OneOf(Next(), "--via", "lines", "orders") },
                 "--then" => options with { Then = OneOf(Next(), "--then", "none", "commit", "ship") },
@@ -213,6 +225,8 @@ public sealed record LoadOptions
         Check(!(options.Scenario == "orders" && options.Via == "lines"), "--scenario orders places orders; --via lines does not apply.");
         Check(!options.Commits || options.Scenario is "flash-sale" or "uniform",
             "--then finishes the holds of one-unit reservations: it needs --scenario flash-sale or uniform.");
+
+        Check(options.Rounds == 1 || options.Scenario != "activation", "--rounds repeats a load scenario; the activation scenario runs once.");
 
         // These settings shape the server this tool starts; an external server was configured by whoever started it.
         Check(options.Embedded || (options.Store == "sqlite" && !options.BrokenSkipStockCheck),

@@ -47,11 +47,10 @@ var youngCap = GC.GetConfigurationVariables().TryGetValue("GCGen0MaxBudget", out
     : "";
 Console.WriteLine($"runtime: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, {System.Runtime.GCSettings.LatencyMode}{youngCap}" +
     (runtimeSettings.Length > 0 ? ", " + string.Join(", ", runtimeSettings) : ""));
-var runner = new Runner(options, Console.Out, options.Quiet ? null : Console.Error);
-IReadOnlyList<Report> reports;
+IReadOnlyList<Round> rounds;
 try
 {
-    reports = await runner.RunAsync();
+    rounds = await Rounds.RunAsync(options, Console.Out, options.Quiet ? null : Console.Error);
 }
 catch (Exception ex) when (ex is not OutOfMemoryException)
 {
@@ -60,8 +59,12 @@ catch (Exception ex) when (ex is not OutOfMemoryException)
     return 3;
 }
 
+var reports = rounds.SelectMany(r => r.Reports).ToList();
 if (options.JsonPath is { } path)
 {
+    // The ratios are each baseline's median over the rounds (with one round, that round's own), and every round's
+    // ratios follow, so a reader can see the spread the median hides.
+    var summaries = Rounds.Summarize(rounds.Select(r => r.Ratios).ToList());
     await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new
     {
         options.Scenario,
@@ -73,8 +76,11 @@ if (options.JsonPath is { } path)
         options.Target,
         Via = options.EffectiveVia,
         options.Then,
+        options.Rounds,
         reports,
-        ratios = runner.Ratios,
+        ratios = summaries.ToDictionary(s => s.Key, s => s.Value.Median),
+        ratioRanges = summaries,
+        rounds = rounds.Select(r => new { r.Number, r.Ratios }),
     }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
 }
 

@@ -208,6 +208,26 @@ public sealed class LoadGeneratorTests
         Assert.True(runner.Ratios.ContainsKey("redisLua"));
     }
 
+    // Proves rounds run StockGrains and the baseline in turn: every run of every round sells exactly the stock and holds its invariants, each round has its own ratio, and the summary gives their median.
+    [Fact]
+    public async Task Each_round_sells_its_own_stock_and_the_summary_gives_the_median_ratio()
+    {
+        await using var redis = await RedisTestServer.StartAsync();
+        var options = new LoadOptions
+        {
+            Scenario = "flash-sale", Callers = 8, Duration = TimeSpan.FromSeconds(1), Stock = 100, RedisBaseline = true, Redis = redis.Address, Rounds = 2,
+        };
+        var output = new StringWriter();
+        var rounds = await Rounds.RunAsync(options, output, null, TestContext.Current.CancellationToken);
+        Assert.Equal([1, 2], rounds.Select(r => r.Number));
+        Assert.All(rounds, r => Assert.Equal(2, r.Reports.Count));
+        Assert.All(rounds.SelectMany(r => r.Reports), r => Assert.Equal(100, r.Succeeded));
+        Assert.All(rounds.SelectMany(r => r.Reports), r => Assert.Empty(r.Violations));
+        var median = (rounds[0].Ratios["redisLua"] + rounds[1].Ratios["redisLua"]) / 2;
+        Assert.Contains($"round 2 of 2:", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"over 2 rounds, StockGrains / Redis Lua: median {median:F1}x", output.ToString(), StringComparison.Ordinal);
+    }
+
     // Proves a short run over HTTP, whose checkouts place, commit and ship each order, holds every invariant: each acknowledged shipment is in the ledger once.
     [Fact]
     public async Task A_short_http_run_whose_checkouts_ship_every_order_holds_every_invariant()
@@ -262,6 +282,10 @@ public sealed class LoadGeneratorTests
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "http", "--url", "http://127.0.0.1:5080", "--store", "postgres", "--connection", "x"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--then", "refund"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--then", "ship", "--scenario", "orders"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "0"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "21"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "2", "--scenario", "activation"]));
+        Assert.Equal(5, LoadOptions.Parse(["--rounds", "5"]).Rounds);
         Assert.Equal("ship", LoadOptions.Parse(["--then", "ship"]).Then);
         Assert.Equal("commit", LoadOptions.Parse(["--then", "commit", "--target", "http"]).Then);
         Assert.Equal(8, LoadOptions.Parse(["--callers", "8"]).Callers);
@@ -278,7 +302,7 @@ public sealed class LoadGeneratorTests
         [
             "--scenario", "--callers", "--rate", "--duration", "--warmup", "--stock", "--skus", "--target", "--via", "--then", "--gateway", "--service-id",
             "--cluster-id", "--url", "--api-key", "--store", "--connection", "--broken-skip-stock-check", "--postgres-baseline",
-            "--redis-baseline", "--redis", "--keep-databases", "--quiet", "--json", "--help",
+            "--redis-baseline", "--redis", "--rounds", "--keep-databases", "--quiet", "--json", "--help",
         ];
         Assert.All(options, o => Assert.Contains(o, LoadOptions.Help, StringComparison.Ordinal));
         var parser = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "StockGrains.LoadGenerator", "LoadOptions.cs"));

@@ -1,0 +1,68 @@
+namespace StockGrains.LoadGenerator;
+
+/// <summary>One round: StockGrains' report, then each baseline's, and the ratios taken between them.</summary>
+public sealed record Round(int Number, IReadOnlyList<Report> Reports, IReadOnlyDictionary<string, double> Ratios);
+
+/// <summary>A baseline's ratio over all rounds: the median, and the lowest and highest round.</summary>
+public sealed record RatioSummary(double Median, double Min, double Max, int Rounds);
+
+/// <summary>
+/// Runs StockGrains and its baselines in turn, round after round, each round with runs and names of its own. The
+/// machines these figures come from are shared, and a noisy minute can slow one run of a pair and not the other. Taking
+/// the ratio within a round, where the two ran minutes apart at most, and the median over rounds, keeps such a minute
+/// from deciding the figure; the lowest and highest round show how far the noise reached.
+/// </summary>
+public static class Rounds
+{
+    /// <summary>How each ratio's name reads in the summary.</summary>
+    private static readonly Dictionary<string, string> Labels = new(StringComparer.Ordinal)
+    {
+        ["postgresRowLock"] = "StockGrains / PostgreSQL row lock",
+        ["redisLua"] = "StockGrains / Redis Lua",
+    };
+
+    public static async Task<IReadOnlyList<Round>> RunAsync(LoadOptions options, TextWriter output, TextWriter? progress,
+        CancellationToken cancellationToken = default)
+    {
+        var rounds = new List<Round>(options.Rounds);
+        for (var number = 1; number <= options.Rounds; number++)
+        {
+            if (options.Rounds > 1)
+            {
+                output.WriteLine($"round {number} of {options.Rounds}:");
+            }
+
+            // A runner of its own for every round gives it fresh SKU names: an external server keeps what each round
+            // left, and a round on another's names would find that stock already sold.
+            var runner = new Runner(options, output, progress);
+            var reports = await runner.RunAsync(cancellationToken);
+            rounds.Add(new Round(number, reports, runner.Ratios));
+        }
+
+        if (options.Rounds > 1)
+        {
+            foreach (var (name, summary) in Summarize(rounds.ConvertAll(r => r.Ratios)))
+            {
+                output.WriteLine($"over {summary.Rounds} rounds, {Labels.GetValueOrDefault(name, name)}: median {summary.Median:F1}x " +
+                    $"(lowest {summary.Min:F1}x, highest {summary.Max:F1}x)");
+            }
+        }
+
+        return rounds;
+    }
+
+    /// <summary>Each ratio's median and range over the rounds that have it, by name, in the order the names first appear.</summary>
+    public static IReadOnlyDictionary<string, RatioSummary> Summarize(IReadOnlyList<IReadOnlyDictionary<string, double>> rounds)
+    {
+        var summaries = new Dictionary<string, RatioSummary>(StringComparer.Ordinal);
+        foreach (var name in rounds.SelectMany(r => r.Keys).Distinct())
+        {
+            var values = rounds.Where(r => r.ContainsKey(name)).Select(r => r[name]).Order().ToArray();
+            var middle = values.Length / 2;
+            var median = values.Length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+            summaries[name] = new RatioSummary(median, values[0], values[^1], values.Length);
+        }
+
+        return summaries;
+    }
+}
