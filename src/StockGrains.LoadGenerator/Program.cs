@@ -62,26 +62,7 @@ catch (Exception ex) when (ex is not OutOfMemoryException)
 var reports = rounds.SelectMany(r => r.Reports).ToList();
 if (options.JsonPath is { } path)
 {
-    // The ratios are each baseline's median over the rounds (with one round, that round's own), and every round's
-    // ratios follow, so a reader can see the spread the median hides.
-    var summaries = Rounds.Summarize(rounds.Select(r => r.Ratios).ToList());
-    await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new
-    {
-        options.Scenario,
-        options.Callers,
-        options.Rate,
-        DurationSeconds = options.Duration.TotalSeconds,
-        options.Stock,
-        options.Store,
-        options.Target,
-        Via = options.EffectiveVia,
-        options.Then,
-        options.Rounds,
-        reports,
-        ratios = summaries.ToDictionary(s => s.Key, s => s.Value.Median),
-        ratioRanges = summaries,
-        rounds = rounds.Select(r => new { r.Number, r.Ratios }),
-    }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+    await File.WriteAllTextAsync(path, Rounds.Json(options, rounds));
 }
 
 return reports.Any(r => r.Violations.Count > 0) ? 1 : 0;

@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace StockGrains.LoadGenerator;
 
 /// <summary>One round: StockGrains' report, then each baseline's, and the ratios taken between them.</summary>
@@ -65,4 +67,32 @@ public static class Rounds
 
         return summaries;
     }
+
+    /// <summary>
+    /// The whole invocation as JSON: the options that shaped it, every report, each ratio's median over the rounds (with
+    /// one round, that round's own) and range, and every round's ratios, so a reader can see the spread a median hides.
+    /// </summary>
+    public static string Json(LoadOptions options, IReadOnlyList<Round> rounds)
+    {
+        var summaries = Summarize(rounds.Select(r => r.Ratios).ToList());
+        return JsonSerializer.Serialize(new
+        {
+            options.Scenario,
+            options.Callers,
+            options.Rate,
+            DurationSeconds = options.Duration.TotalSeconds,
+            options.Stock,
+            options.Store,
+            options.Target,
+            Via = options.EffectiveVia,
+            options.Then,
+            RoundCount = options.Rounds,
+            Reports = rounds.SelectMany(r => r.Reports),
+            Ratios = summaries.ToDictionary(s => s.Key, s => s.Value.Median),
+            RatioRanges = summaries,
+            Rounds = rounds.Select(r => new { r.Number, r.Ratios }),
+        }, JsonOptions);
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 }

@@ -208,7 +208,7 @@ public sealed class LoadGeneratorTests
         Assert.True(runner.Ratios.ContainsKey("redisLua"));
     }
 
-    // Proves rounds run StockGrains and the baseline in turn: every run of every round sells exactly the stock and holds its invariants, each round has its own ratio, and the summary gives their median.
+    // Proves rounds run StockGrains and the baseline in turn: every run of every round sells exactly the stock and holds its invariants, each round has its own ratio, and the summary and the JSON report give their median.
     [Fact]
     public async Task Each_round_sells_its_own_stock_and_the_summary_gives_the_median_ratio()
     {
@@ -226,6 +226,12 @@ public sealed class LoadGeneratorTests
         var median = (rounds[0].Ratios["redisLua"] + rounds[1].Ratios["redisLua"]) / 2;
         Assert.Contains($"round 2 of 2:", output.ToString(), StringComparison.Ordinal);
         Assert.Contains($"over 2 rounds, StockGrains / Redis Lua: median {median:F1}x", output.ToString(), StringComparison.Ordinal);
+
+        // The JSON report carries every report, the median and every round's ratio.
+        using var json = System.Text.Json.JsonDocument.Parse(Rounds.Json(options, rounds));
+        Assert.Equal(4, json.RootElement.GetProperty("reports").GetArrayLength());
+        Assert.Equal(median, json.RootElement.GetProperty("ratios").GetProperty("redisLua").GetDouble(), 10);
+        Assert.Equal(rounds[1].Ratios["redisLua"], json.RootElement.GetProperty("rounds")[1].GetProperty("ratios").GetProperty("redisLua").GetDouble(), 10);
     }
 
     // Proves a short run over HTTP, whose checkouts place, commit and ship each order, holds every invariant: each acknowledged shipment is in the ledger once.
