@@ -44,6 +44,12 @@ public sealed record LoadOptions
     /// </summary>
     public int Rounds { get; init; } = 1;
 
+    /// <summary>
+    /// After the closed-loop run, run StockGrains again as an open loop at half the rate it just reached: the latency
+    /// target is a p99 at half of peak, and the peak of this machine at this minute is the one that counts.
+    /// </summary>
+    public bool HalfPeak { get; init; }
+
     /// <summary>The Redis of the baseline, as <c>host:port</c>.</summary>
     public string? Redis { get; init; }
 
@@ -162,6 +168,8 @@ public sealed record LoadOptions
           --redis-baseline                a Lua check-and-decrement per reservation on Redis (needs --redis);
                                           start one with: bash deploy/redis-local.sh start DIR PORT
           --redis HOST:PORT               the Redis of the baseline
+          --half-peak                     after the closed loop, run StockGrains again as an open loop
+                                          at half the rate it reached, and print that run's p99
           --rounds N                      run StockGrains and then each baseline N times in turn, 1-20;
                                           each round's ratio and their median are printed        (1)
 
@@ -198,6 +206,7 @@ public sealed record LoadOptions
                 "--postgres-baseline" => options with { PostgresBaseline = true },
                 "--redis-baseline" => options with { RedisBaseline = true },
                 "--redis" => options with { Redis = Endpoint(Next(), "--redis") },
+                "--half-peak" => options with { HalfPeak = true },
                 "--rounds" => options with { Rounds = Bounded(Next(), 1, MaxRounds, "--rounds") },
                 "--target" => options with { Target = OneOf(Next(), "--target", "embedded", "orleans", "http") },
                 "--via" => options with { Via = OneOf(Next(), "--via", "lines", "orders") },
@@ -226,6 +235,8 @@ public sealed record LoadOptions
         Check(!options.Commits || options.Scenario is "flash-sale" or "uniform",
             "--then finishes the holds of one-unit reservations: it needs --scenario flash-sale or uniform.");
 
+        Check(!(options.HalfPeak && options.Rate > 0), "--half-peak measures the peak with a closed loop first; leave out --rate.");
+        Check(!(options.HalfPeak && options.Scenario == "activation"), "--half-peak needs a load scenario, not activation.");
         Check(options.Rounds == 1 || options.Scenario != "activation", "--rounds repeats a load scenario; the activation scenario runs once.");
 
         // These settings shape the server this tool starts; an external server was configured by whoever started it.

@@ -2,11 +2,14 @@ using System.Text.Json;
 
 namespace StockGrains.LoadGenerator;
 
-/// <summary>One round: StockGrains' report, then each baseline's, and the ratios taken between them.</summary>
-public sealed record Round(int Number, IReadOnlyList<Report> Reports, IReadOnlyDictionary<string, double> Ratios);
+/// <summary>
+/// One round: StockGrains' report (and its open loop at half of that peak, when asked), then each baseline's, the ratios
+/// taken between them, and the half-peak run's p99.
+/// </summary>
+public sealed record Round(int Number, IReadOnlyList<Report> Reports, IReadOnlyDictionary<string, double> Ratios, double? HalfPeakP99Ms = null);
 
-/// <summary>A baseline's ratio over all rounds: the median, and the lowest and highest round.</summary>
-public sealed record RatioSummary(double Median, double Min, double Max, int Rounds);
+/// <summary>One figure over all rounds (a ratio, or a p99): the median, and the lowest and highest round.</summary>
+public sealed record FigureSummary(double Median, double Min, double Max, int Rounds);
 
 /// <summary>
 /// Runs StockGrains and its baselines in turn, round after round, each round with runs and names of its own. The
@@ -38,7 +41,7 @@ public static class Rounds
             // left, and a round on another's names would find that stock already sold.
             var runner = new Runner(options, output, progress);
             var reports = await runner.RunAsync(cancellationToken);
-            rounds.Add(new Round(number, reports, runner.Ratios));
+            rounds.Add(new Round(number, reports, runner.Ratios, runner.HalfPeak?.P99Ms));
         }
 
         if (options.Rounds > 1)
@@ -48,29 +51,41 @@ public static class Rounds
                 output.WriteLine($"over {summary.Rounds} rounds, {Labels.GetValueOrDefault(name, name)}: median {summary.Median:F1}x " +
                     $"(lowest {summary.Min:F1}x, highest {summary.Max:F1}x)");
             }
+
+            if (HalfPeakSummary(rounds) is { } p99)
+            {
+                output.WriteLine($"over {p99.Rounds} rounds, p99 at half of peak: median {p99.Median:F2} ms (lowest {p99.Min:F2}, highest {p99.Max:F2})");
+            }
         }
 
         return rounds;
     }
 
     /// <summary>Each ratio's median and range over the rounds that have it, by name, in the order the names first appear.</summary>
-    public static IReadOnlyDictionary<string, RatioSummary> Summarize(IReadOnlyList<IReadOnlyDictionary<string, double>> rounds)
+    public static IReadOnlyDictionary<string, FigureSummary> Summarize(IReadOnlyList<IReadOnlyDictionary<string, double>> rounds)
     {
-        var summaries = new Dictionary<string, RatioSummary>(StringComparer.Ordinal);
+        var summaries = new Dictionary<string, FigureSummary>(StringComparer.Ordinal);
         foreach (var name in rounds.SelectMany(r => r.Keys).Distinct())
         {
             var values = rounds.Where(r => r.ContainsKey(name)).Select(r => r[name]).Order().ToArray();
             var middle = values.Length / 2;
             var median = values.Length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
-            summaries[name] = new RatioSummary(median, values[0], values[^1], values.Length);
+            summaries[name] = new FigureSummary(median, values[0], values[^1], values.Length);
         }
 
         return summaries;
     }
 
+    /// <summary>The half-peak p99 over the rounds that measured one, or null when none did.</summary>
+    public static FigureSummary? HalfPeakSummary(IReadOnlyList<Round> rounds) =>
+        Summarize(rounds.Where(r => r.HalfPeakP99Ms is not null)
+            .Select(r => (IReadOnlyDictionary<string, double>)new Dictionary<string, double> { ["p99"] = r.HalfPeakP99Ms!.Value }).ToList())
+            .GetValueOrDefault("p99");
+
     /// <summary>
     /// The whole invocation as JSON: the options that shaped it, every report, each ratio's median over the rounds (with
-    /// one round, that round's own) and range, and every round's ratios, so a reader can see the spread a median hides.
+    /// one round, that round's own) and range, the half-peak p99's likewise, and every round's own figures, so a reader
+    /// can see the spread a median hides.
     /// </summary>
     public static string Json(LoadOptions options, IReadOnlyList<Round> rounds)
     {
@@ -86,11 +101,13 @@ public static class Rounds
             options.Target,
             Via = options.EffectiveVia,
             options.Then,
+            options.HalfPeak,
             RoundCount = options.Rounds,
             Reports = rounds.SelectMany(r => r.Reports),
             Ratios = summaries.ToDictionary(s => s.Key, s => s.Value.Median),
             RatioRanges = summaries,
-            Rounds = rounds.Select(r => new { r.Number, r.Ratios }),
+            HalfPeakP99Ms = HalfPeakSummary(rounds),
+            Rounds = rounds.Select(r => new { r.Number, r.Ratios, r.HalfPeakP99Ms }),
         }, JsonOptions);
     }
 

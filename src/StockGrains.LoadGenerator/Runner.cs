@@ -28,10 +28,24 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     /// <summary>StockGrains' throughput over each baseline's, by baseline: <c>postgresRowLock</c>, <c>redisLua</c>.</summary>
     public IReadOnlyDictionary<string, double> Ratios { get; private set; } = new Dictionary<string, double>();
 
+    /// <summary>With <see cref="LoadOptions.HalfPeak"/>: the open loop at half of the peak just measured.</summary>
+    public Report? HalfPeak { get; private set; }
+
     public async Task<IReadOnlyList<Report>> RunAsync(CancellationToken cancellationToken = default)
     {
         var reports = new List<Report> { await RunStockGrainsAsync(cancellationToken) };
         output.WriteLine(reports[0]);
+        if (options.HalfPeak)
+        {
+            // A server of its own, like every run, and no baselines: their figures compare with the peak.
+            var rate = (int)Math.Clamp(Math.Round(reports[0].PerSecond / 2), 1, 1_000_000);
+            output.WriteLine($"half of peak: an open loop at {rate:N0} arrivals/s");
+            var half = new Runner(options with { Rate = rate, HalfPeak = false, PostgresBaseline = false, RedisBaseline = false }, output, progress);
+            HalfPeak = (await half.RunAsync(cancellationToken))[0];
+            reports.Add(HalfPeak);
+            output.WriteLine($"p99 at half of peak: {HalfPeak.P99Ms:F2} ms");
+        }
+
         var ratios = new Dictionary<string, double>();
         if (options.PostgresBaseline)
         {

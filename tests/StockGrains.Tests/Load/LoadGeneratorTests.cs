@@ -208,6 +208,25 @@ public sealed class LoadGeneratorTests
         Assert.True(runner.Ratios.ContainsKey("redisLua"));
     }
 
+    // Proves --half-peak follows the closed loop with an open loop at half the rate it reached, on a server of its own, and both runs hold every invariant.
+    [Fact]
+    public async Task A_half_peak_run_fires_an_open_loop_at_half_the_measured_peak()
+    {
+        var options = LoadOptions.Parse(["--scenario", "flash-sale", "--callers", "8", "--duration", "2", "--stock", "1000000", "--half-peak"]);
+        var output = new StringWriter();
+        var runner = new Runner(options, output);
+        var reports = await runner.RunAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(2, reports.Count);
+        Assert.All(reports, r => Assert.Empty(r.Violations));
+        var rate = Math.Round(reports[0].PerSecond / 2);
+        Assert.Contains($"an open loop at {rate:N0} arrivals/s", output.ToString(), StringComparison.Ordinal);
+        // An open loop's arrivals are scheduled, so in two seconds it sends about twice its rate, whatever the server does.
+        var half = reports[1];
+        Assert.Same(runner.HalfPeak, half);
+        Assert.InRange(half.Succeeded + half.Refused + half.Failed, rate * 2 * 0.7, rate * 2 * 1.3);
+        Assert.Contains($"p99 at half of peak: {half.P99Ms:F2} ms", output.ToString(), StringComparison.Ordinal);
+    }
+
     // Proves rounds run StockGrains and the baseline in turn: every run of every round sells exactly the stock and holds its invariants, each round has its own ratio, and the summary and the JSON report give their median.
     [Fact]
     public async Task Each_round_sells_its_own_stock_and_the_summary_gives_the_median_ratio()
@@ -292,6 +311,8 @@ public sealed class LoadGeneratorTests
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "21"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "2", "--scenario", "activation"]));
         Assert.Equal(5, LoadOptions.Parse(["--rounds", "5"]).Rounds);
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--half-peak", "--rate", "1000"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--half-peak", "--scenario", "activation"]));
         Assert.Equal("ship", LoadOptions.Parse(["--then", "ship"]).Then);
         Assert.Equal("commit", LoadOptions.Parse(["--then", "commit", "--target", "http"]).Then);
         Assert.Equal(8, LoadOptions.Parse(["--callers", "8"]).Callers);
@@ -308,7 +329,7 @@ public sealed class LoadGeneratorTests
         [
             "--scenario", "--callers", "--rate", "--duration", "--warmup", "--stock", "--skus", "--target", "--via", "--then", "--gateway", "--service-id",
             "--cluster-id", "--url", "--api-key", "--store", "--connection", "--broken-skip-stock-check", "--postgres-baseline",
-            "--redis-baseline", "--redis", "--rounds", "--keep-databases", "--quiet", "--json", "--help",
+            "--redis-baseline", "--redis", "--half-peak", "--rounds", "--keep-databases", "--quiet", "--json", "--help",
         ];
         Assert.All(options, o => Assert.Contains(o, LoadOptions.Help, StringComparison.Ordinal));
         var parser = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "StockGrains.LoadGenerator", "LoadOptions.cs"));
