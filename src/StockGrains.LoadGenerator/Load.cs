@@ -21,7 +21,7 @@ public static class Load
     /// </summary>
     private const int WarmupNumbers = 1_000_000_000;
 
-    public static async Task<(Recorder Recorder, double Seconds)> FireAsync(LoadOptions options, TextWriter? progress, Call call,
+    public static async Task<(Recorder Recorder, double Seconds)> FireAsync(LoadOptions options, TextWriter? progress, ServerCpu? server, Call call,
         CancellationToken cancellationToken)
     {
         if (options.Warmup > TimeSpan.Zero)
@@ -34,7 +34,7 @@ public static class Load
         var recorder = new Recorder();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var shown = progress is null ? Task.CompletedTask : recorder.ShowProgressAsync(progress, stop.Token);
-        recorder.StartGcSpan();
+        recorder.StartGcSpan(server);
         try
         {
             return (recorder, await FireAsync(options, recorder, call, 0, cancellationToken));

@@ -67,7 +67,7 @@ public static class RedisBaseline
         var hash = await server.ScriptLoadAsync(Script);
         var shipHash = await server.ScriptLoadAsync(ShipScript);
         var taken = new long[keys.Length];
-        var (recorder, seconds) = await Load.FireAsync(options, progress, async (_, _, random) =>
+        var (recorder, seconds) = await Load.FireAsync(options, progress, await ServerCpu.RedisAsync(redis), async (_, _, random) =>
         {
             var index = random.Next(keys.Length);
             var answer = (long)await db.ScriptEvaluateAsync(hash, [keys[index]], [1]);

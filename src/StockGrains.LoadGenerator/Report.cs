@@ -44,6 +44,16 @@ public sealed record Report(
 
     public int LongestGcPauseGeneration { get; init; } = -1;
 
+    /// <summary>
+    /// Processor time per answered request: this process's (the generator, and an embedded server with its SQLite), and
+    /// the database server's when it runs on this machine, named by <see cref="ServerCpuName"/>.
+    /// </summary>
+    public double CpuMicrosPerRequest { get; init; }
+
+    public double? ServerCpuMicrosPerRequest { get; init; }
+
+    public string? ServerCpuName { get; init; }
+
     public static Report From(string target, Recorder recorder, double seconds, double entriesPerAppend, IReadOnlyList<string> violations,
         IReadOnlyList<string>? notes = null)
     {
@@ -60,6 +70,9 @@ public sealed record Report(
             Collections = [recorder.Gc.Gen0, recorder.Gc.Gen1, recorder.Gc.Gen2],
             LongestGcPauseMs = recorder.LongestGcPause.Pause.TotalMilliseconds,
             LongestGcPauseGeneration = recorder.LongestGcPause.Generation,
+            CpuMicrosPerRequest = answered == 0 ? 0 : recorder.Gc.ProcessorTime.TotalMicroseconds / answered,
+            ServerCpuMicrosPerRequest = answered == 0 || recorder.ServerCpu is not { } server ? null : server.Time.TotalMicroseconds / answered,
+            ServerCpuName = recorder.ServerCpu?.Name,
         };
     }
 
@@ -70,6 +83,8 @@ public sealed record Report(
         (EntriesPerTransaction > 0 ? $"  entries/tx {EntriesPerTransaction:F1}" : "") +
         (BytesPerRequest > 0 ? $"  alloc/req {BytesPerRequest:N0} B  gc pause {GcPauseMs:N0} ms ({string.Join('/', Collections)})" : "") +
         (LongestGcPauseGeneration >= 0 ? $", longest {LongestGcPauseMs:N1} ms (gen{LongestGcPauseGeneration})" : "") +
+        (CpuMicrosPerRequest > 0 ? $"  cpu/req {CpuMicrosPerRequest:N1} µs" : "") +
+        (ServerCpuMicrosPerRequest is { } serverCpu ? $" + {ServerCpuName} {serverCpu:N1} µs" : "") +
         (Violations.Count == 0 ? "  invariants: OK" : $"  INVARIANTS VIOLATED: {string.Join("; ", Violations)}") +
         (FirstError is null ? "" : $"{Environment.NewLine}  first error: {FirstError}") +
         string.Concat(Notes.Select(n => $"{Environment.NewLine}  note: {n}"));
@@ -109,10 +124,15 @@ public sealed class Recorder
     /// <summary>The longest GC pause in the measured span, and the generation it collected.</summary>
     public (TimeSpan Pause, int Generation) LongestGcPause { get; private set; } = (TimeSpan.Zero, -1);
 
-    /// <summary>Starts the measured span of <see cref="Gc"/>.</summary>
-    public void StartGcSpan()
+    /// <summary>The processor time the target's database server used while the workload was measured, when it runs here.</summary>
+    public (string Name, TimeSpan Time)? ServerCpu { get; private set; }
+
+    /// <summary>Starts the measured span of <see cref="Gc"/> and, when there is one, of the server's <see cref="ServerCpu"/>.</summary>
+    public void StartGcSpan(ServerCpu? server = null)
     {
         _pauses = new GcPauses();
+        _server = server;
+        _serverStart = server?.Read();
         _gcStart = GcSpan.Now();
     }
 
@@ -120,6 +140,11 @@ public sealed class Recorder
     public void EndGcSpan()
     {
         Gc = GcSpan.Now() - _gcStart;
+        if (_server is { } server && _serverStart is { } start && server.Read() is { } end)
+        {
+            ServerCpu = (server.Name, end - start);
+        }
+
         if (_pauses is { } pauses)
         {
             LongestGcPause = pauses.Longest;
@@ -130,6 +155,8 @@ public sealed class Recorder
 
     private GcSpan _gcStart;
     private GcPauses? _pauses;
+    private ServerCpu? _server;
+    private TimeSpan? _serverStart;
 
     public long Succeeded => Interlocked.Read(ref _succeeded);
 
@@ -198,12 +225,17 @@ public sealed class Recorder
     }
 }
 
-/// <summary>The process's allocation and collection counters, or the difference between two readings of them.</summary>
-public readonly record struct GcSpan(long AllocatedBytes, TimeSpan Pause, int Gen0, int Gen1, int Gen2)
+/// <summary>
+/// The process's allocation and collection counters and its processor time, or the difference between two readings of
+/// them.
+/// </summary>
+public readonly record struct GcSpan(long AllocatedBytes, TimeSpan Pause, int Gen0, int Gen1, int Gen2, TimeSpan ProcessorTime)
 {
     public static GcSpan Now() =>
-        new(GC.GetTotalAllocatedBytes(precise: false), GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        new(GC.GetTotalAllocatedBytes(precise: false), GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+            Environment.CpuUsage.TotalTime);
 
     public static GcSpan operator -(GcSpan end, GcSpan start) =>
-        new(end.AllocatedBytes - start.AllocatedBytes, end.Pause - start.Pause, end.Gen0 - start.Gen0, end.Gen1 - start.Gen1, end.Gen2 - start.Gen2);
+        new(end.AllocatedBytes - start.AllocatedBytes, end.Pause - start.Pause, end.Gen0 - start.Gen0, end.Gen1 - start.Gen1, end.Gen2 - start.Gen2,
+            end.ProcessorTime - start.ProcessorTime);
 }

@@ -108,12 +108,17 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             ? $"StockGrains ({where})"
             : $"StockGrains {options.Target} {options.EffectiveVia} ({where})";
         Header(name);
+        // The database behind the server, when it is a PostgreSQL on this machine, has its processor time reported too.
+        await using var database = (server is null ? options.Connection : server.DatabaseConnection) is { } connection
+            ? NpgsqlDataSource.Create(connection)
+            : null;
+        var serverCpu = database is null ? null : await ServerCpu.PostgresAsync(database, cancellationToken);
         var appends = server?.Store.Counters.Appends ?? 0;
         var entries = server?.Store.Counters.Entries ?? 0;
         var transactions = server?.Store.Counters.Transactions ?? 0;
         var (recorder, seconds, violations, notes) = options.Scenario == "orders"
-            ? await RunOrdersAsync(target, admin, cancellationToken)
-            : await RunLinesAsync(target, admin, cancellationToken);
+            ? await RunOrdersAsync(target, admin, serverCpu, cancellationToken)
+            : await RunLinesAsync(target, admin, serverCpu, cancellationToken);
         var perAppend = server is null ? 0 : (server.Store.Counters.Entries - entries) / (double)Math.Max(1, server.Store.Counters.Appends - appends);
         var perTransaction = server is null ? 0 : (server.Store.Counters.Entries - entries) / (double)Math.Max(1, server.Store.Counters.Transactions - transactions);
         return Report.From(name, recorder, seconds, perAppend, violations, notes) with { EntriesPerTransaction = perTransaction };
@@ -121,7 +126,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
 
     /// <summary>One unit per request on one hot SKU, or on SKUs picked uniformly; on the line, or as a one-line order.</summary>
     private async Task<(Recorder, double, IReadOnlyList<string>, IReadOnlyList<string>)> RunLinesAsync(
-        IStockTarget target, IStockTarget admin, CancellationToken cancellationToken)
+        IStockTarget target, IStockTarget admin, ServerCpu? serverCpu, CancellationToken cancellationToken)
     {
         var skus = Skus();
         await Parallel.ForEachAsync(skus, Setup(cancellationToken), async (sku, token) =>
@@ -130,7 +135,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         var acknowledged = new ConcurrentBag<(int Line, string Id)>();
         var shipments = new ConcurrentBag<(int Line, string Id)>();
         var orders = options.EffectiveVia == "orders";
-        var (recorder, seconds) = await Load.FireAsync(options, progress, async (caller, n, random) =>
+        var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (caller, n, random) =>
         {
             var index = random.Next(skus.Length);
             var id = $"{_run}-{caller}-{n}";
@@ -192,7 +197,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     /// every line's ledger: each acknowledged order holds exactly the lines it was told it holds, and no line is below zero.
     /// </summary>
     private async Task<(Recorder, double, IReadOnlyList<string>, IReadOnlyList<string>)> RunOrdersAsync(
-        IStockTarget target, IStockTarget admin, CancellationToken cancellationToken)
+        IStockTarget target, IStockTarget admin, ServerCpu? serverCpu, CancellationToken cancellationToken)
     {
         var skus = Enumerable.Range(0, options.Skus).Select(i => $"{_run}-{i}").ToArray();
         var policy = _run;
@@ -213,7 +218,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         }
 
         var acknowledged = new ConcurrentBag<(string Id, IReadOnlyList<HeldLine> Lines)>();
-        var (recorder, seconds) = await Load.FireAsync(options, progress, async (caller, n, random) =>
+        var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (caller, n, random) =>
         {
             var lines = skus.OrderBy(_ => random.Next()).Take(random.Next(1, 4)).Select(sku => new OrderLine(sku, null, 1)).ToList();
             var id = $"{_run}-{caller}-{n}";
@@ -337,7 +342,8 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             Header("PostgreSQL conditional UPDATE");
             // Counted here rather than taken from the recorder: the warm-up's reservations are real too.
             var acknowledged = 0L;
-            var (recorder, seconds) = await Load.FireAsync(options, progress, async (_, _, random) =>
+            var serverCpu = await ServerCpu.PostgresAsync(source, cancellationToken);
+            var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (_, _, random) =>
             {
                 var sku = skus[random.Next(skus.Length)];
                 var taken = await UpdateAsync("UPDATE baseline_stock SET reserved = reserved + 1 WHERE sku = @sku AND on_hand - reserved - committed >= 1", sku);

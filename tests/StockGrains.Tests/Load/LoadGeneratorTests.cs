@@ -18,7 +18,7 @@ public sealed class LoadGeneratorTests
         Assert.True(report.Refused > 0, "the sale should have sold out");
     }
 
-    // Proves checkouts that commit and ship every unit they held hold every invariant, on StockGrains and on both baselines doing the same steps: each acknowledged unit shipped once, none sold twice.
+    // Proves checkouts that commit and ship every unit they held hold every invariant, on StockGrains and on both baselines doing the same steps (each acknowledged unit shipped once, none sold twice), and that each run reports the processor time of this process and of its server.
     [Fact]
     public async Task A_short_sale_whose_checkouts_ship_every_unit_holds_every_invariant_here_and_in_both_baselines()
     {
@@ -33,6 +33,10 @@ public sealed class LoadGeneratorTests
         Assert.All(reports, r => Assert.Empty(r.Violations));
         Assert.All(reports, r => Assert.Equal(300, r.Succeeded));
         Assert.All(reports, r => Assert.True(r.Refused > 0, $"{r.Target}: the sale should have sold out"));
+
+        // Both servers run on this machine, so every report also says what its server spent on a request.
+        Assert.Equal(["postgres", "postgres", "redis"], reports.Select(r => r.ServerCpuName));
+        Assert.All(reports, r => Assert.True(r.CpuMicrosPerRequest > 0 && r.ServerCpuMicrosPerRequest > 0, r.ToString()));
     }
 
     // Proves a run reports what one ledger transaction carried and what the process allocated while the workload was measured.
