@@ -153,6 +153,44 @@ public abstract class LedgerStoreContractTests
         Assert.Null(cleared.Payload);
     }
 
+    // Proves reads of many grain states at once, gathered into few queries, each get their own state: a written one, a cleared one, none, and the same id twice.
+    [Fact]
+    public async Task Many_grain_state_reads_at_once_each_get_their_own_state()
+    {
+        var store = await StoreAsync();
+        var ids = Enumerable.Range(0, 40).Select(i => $"reservation/{Fresh.Id("order")}-{i}").ToArray();
+        foreach (var (id, i) in ids.Select((id, i) => (id, i)).Where(x => x.i % 3 != 2))
+        {
+            // Every third id is never written; of the rest, every fifth is written and then cleared.
+            var version = await store.WriteGrainStateAsync(id, null, [(byte)i, 1]);
+            if (i % 5 == 0)
+            {
+                await store.WriteGrainStateAsync(id, version, null);
+            }
+        }
+
+        var asked = ids.Concat(ids.Take(5)).ToArray();
+        var states = await Task.WhenAll(asked.Select(id => store.ReadGrainStateAsync(id)));
+        for (var k = 0; k < asked.Length; k++)
+        {
+            var i = Array.IndexOf(ids, asked[k]);
+            if (i % 3 == 2)
+            {
+                Assert.Null(states[k]);
+            }
+            else if (i % 5 == 0)
+            {
+                Assert.Equal(2L, states[k]!.Version);
+                Assert.Null(states[k]!.Payload);
+            }
+            else
+            {
+                Assert.Equal(1L, states[k]!.Version);
+                Assert.Equal([(byte)i, 1], states[k]!.Payload);
+            }
+        }
+    }
+
     // Proves the order storage keeps Orleans' contract on both databases: an activation writing over a state it read before another wrote it gets InconsistentStateException.
     [Fact]
     public async Task A_stale_activation_cannot_write_over_an_order_state()
