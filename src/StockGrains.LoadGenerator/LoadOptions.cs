@@ -182,7 +182,7 @@ public sealed record LoadOptions
         standard error. The invariant check reads back each line and its durable ledger (through the
         embedded server's store, or through the target for an external server). Each report also gives
         the processor time of a request (cpu/req): this process's, and its database server's when that
-        runs on this machine, a figure that moves far less than throughput with a shared machine's load.
+        runs on this machine, which shows where a request's cost lies.
 
         Exit code: 0 when every invariant holds, 1 when one is violated, 2 for bad arguments,
         3 when a target or a baseline could not be reached or set up.
