@@ -104,7 +104,7 @@ public sealed class GrainTarget(IGrainFactory grains, ILedgerStore? store = null
 
     public async Task FinishOrderAsync(string reservationId, bool ship, CancellationToken cancellationToken)
     {
-        var order = grains.GetGrain<IReservationGrain>(reservationId);
+        var order = grains.Reference<IReservationGrain>(reservationId);
         if ((await order.CommitAsync(Actor)).Outcome is not (ReservationOutcome.Committed or ReservationOutcome.Unchanged) and var committed)
         {
             throw new InvalidOperationException($"Committing order {reservationId} answered {committed}.");
@@ -120,7 +120,7 @@ public sealed class GrainTarget(IGrainFactory grains, ILedgerStore? store = null
         CancellationToken cancellationToken)
     {
         var request = new PlaceReservation(lines.Select(l => new ReservationLineRequest(l.Sku, l.Warehouse, l.Quantity)).ToList(), HoldSeconds, Actor, tradePolicy);
-        var result = await grains.GetGrain<IReservationGrain>(reservationId).PlaceAsync(request);
+        var result = await grains.Reference<IReservationGrain>(reservationId).PlaceAsync(request);
         return result.Outcome switch
         {
             ReservationOutcome.Placed or ReservationOutcome.AlreadyPlaced => result.Reservation!.Lines.Select(l => new HeldLine(l.Sku, l.Warehouse, l.Quantity)).ToList(),

@@ -68,7 +68,7 @@ public sealed partial class ReservationGrain(
         TradePolicyDefinition? policy = null;
         if (request.TradePolicy is not null)
         {
-            policy = await GrainFactory.GetGrain<ITradePolicyGrain>(request.TradePolicy).GetAsync();
+            policy = await GrainFactory.Reference<ITradePolicyGrain>(request.TradePolicy).GetAsync();
         }
 
         if (policy is null && (request.TradePolicy is not null || request.Lines.Any(l => l.Warehouse is null)))
@@ -365,7 +365,7 @@ public sealed partial class ReservationGrain(
             return;
         }
 
-        var availability = await Task.WhenAll(allocated.Select(r => GrainFactory.GetGrain<ISkuAvailabilityGrain>(r.Sku).GetAsync(s.PolicyWarehouses)));
+        var availability = await Task.WhenAll(allocated.Select(r => GrainFactory.Reference<ISkuAvailabilityGrain>(r.Sku).GetAsync(s.PolicyWarehouses)));
         var plan = new List<LineAttempt>();
         for (var i = 0; i < allocated.Count; i++)
         {
@@ -408,7 +408,7 @@ public sealed partial class ReservationGrain(
         }
 
         var tried = s.Attempts.Where(a => a.Sku == request.Sku).Select(a => a.Warehouse).ToHashSet(StringComparer.Ordinal);
-        var availability = await GrainFactory.GetGrain<ISkuAvailabilityGrain>(request.Sku).GetAsync(s.PolicyWarehouses);
+        var availability = await GrainFactory.Reference<ISkuAvailabilityGrain>(request.Sku).GetAsync(s.PolicyWarehouses);
         var candidates = (s.Allocation == AllocationStrategy.MostAvailable
                 ? availability.OrderByDescending(a => a.Contributes)
                 : availability.AsEnumerable())
@@ -456,7 +456,7 @@ public sealed partial class ReservationGrain(
         Task.WhenAll(state.State.Held.Select(a => act(Line(a.Sku, a.Warehouse), new HoldCommand(Id, actor))));
 
     private IStockLineGrain Line(string sku, string warehouse) =>
-        GrainFactory.GetGrain<IStockLineGrain>(StockKey.Create(warehouse, sku).ToString());
+        GrainFactory.Reference<IStockLineGrain>(StockKey.Create(warehouse, sku).ToString());
 
     private ReservationView View() =>
         new(Id, state.State.Status, state.State.ExpiresAt,

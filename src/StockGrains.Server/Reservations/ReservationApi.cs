@@ -98,7 +98,7 @@ public static class ReservationApi
             return validate.Problem();
         }
 
-        var grain = grains.GetGrain<IReservationGrain>(body.ReservationId!);
+        var grain = grains.Reference<IReservationGrain>(body.ReservationId!);
         var result = await grain.PlaceAsync(new PlaceReservation(lines, body.TtlSeconds ?? 0, actor, body.TradePolicy));
         return result.Outcome switch
         {
@@ -135,7 +135,7 @@ public static class ReservationApi
             return validate.Problem();
         }
 
-        var result = await grains.GetGrain<IReservationGrain>(reservationId).GetAsync();
+        var result = await grains.Reference<IReservationGrain>(reservationId).GetAsync();
         if (result.Outcome == ReservationOutcome.Forbidden)
         {
             return Access.NotOwner("reservation");
@@ -156,7 +156,7 @@ public static class ReservationApi
             return validate.Problem();
         }
 
-        var result = await act(grains.GetGrain<IReservationGrain>(reservationId), actor);
+        var result = await act(grains.Reference<IReservationGrain>(reservationId), actor);
         return result.Outcome switch
         {
             ReservationOutcome.Committed or ReservationOutcome.Shipped or ReservationOutcome.Released or ReservationOutcome.Unchanged =>

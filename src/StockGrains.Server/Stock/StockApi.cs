@@ -256,7 +256,7 @@ public static class StockApi
     internal static IStockLineGrain? Line(string warehouse, string sku, IGrainFactory grains, Validate validate)
     {
         validate.Id("warehouse", warehouse).Id("sku", sku);
-        return StockKey.TryCreate(warehouse, sku, out var key) ? grains.GetGrain<IStockLineGrain>(key.ToString()) : null;
+        return StockKey.TryCreate(warehouse, sku, out var key) ? grains.Reference<IStockLineGrain>(key.ToString()) : null;
     }
 
     private static Accepted<PendingApprovalResponse> Pending(StockLineResult result) =>
