@@ -62,25 +62,27 @@ public static class Rounds
     }
 
     /// <summary>Each ratio's median and range over the rounds that have it, by name, in the order the names first appear.</summary>
-    public static IReadOnlyDictionary<string, FigureSummary> Summarize(IReadOnlyList<IReadOnlyDictionary<string, double>> rounds)
-    {
-        var summaries = new Dictionary<string, FigureSummary>(StringComparer.Ordinal);
-        foreach (var name in rounds.SelectMany(r => r.Keys).Distinct())
-        {
-            var values = rounds.Where(r => r.ContainsKey(name)).Select(r => r[name]).Order().ToArray();
-            var middle = values.Length / 2;
-            var median = values.Length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
-            summaries[name] = new FigureSummary(median, values[0], values[^1], values.Length);
-        }
-
-        return summaries;
-    }
+    public static IReadOnlyDictionary<string, FigureSummary> Summarize(IReadOnlyList<IReadOnlyDictionary<string, double>> rounds) =>
+        rounds.SelectMany(r => r.Keys).Distinct().ToDictionary(name => name,
+            name => Summary(rounds.Where(r => r.ContainsKey(name)).Select(r => r[name]))!, StringComparer.Ordinal);
 
     /// <summary>The half-peak p99 over the rounds that measured one, or null when none did.</summary>
     public static FigureSummary? HalfPeakSummary(IReadOnlyList<Round> rounds) =>
-        Summarize(rounds.Where(r => r.HalfPeakP99Ms is not null)
-            .Select(r => (IReadOnlyDictionary<string, double>)new Dictionary<string, double> { ["p99"] = r.HalfPeakP99Ms!.Value }).ToList())
-            .GetValueOrDefault("p99");
+        Summary(rounds.Where(r => r.HalfPeakP99Ms is not null).Select(r => r.HalfPeakP99Ms!.Value));
+
+    /// <summary>The median, lowest and highest of some rounds' figures; null for none.</summary>
+    private static FigureSummary? Summary(IEnumerable<double> figures)
+    {
+        var values = figures.Order().ToArray();
+        if (values.Length == 0)
+        {
+            return null;
+        }
+
+        var middle = values.Length / 2;
+        var median = values.Length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+        return new FigureSummary(median, values[0], values[^1], values.Length);
+    }
 
     /// <summary>
     /// The whole invocation as JSON: the options that shaped it, every report, each ratio's median over the rounds (with

@@ -112,7 +112,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         $"SELECT {Columns} FROM stock_ledger WHERE line = q.line AND approval_id = q.id AND approval_id <> operation_id" +
         ") AS e ORDER BY q.i, e.sequence";
 
-    protected override async Task<IReadOnlyList<LedgerEntry>[]> FindManyAsync(IReadOnlyList<(string Line, string Id)> lookups,
+    protected override async Task<IReadOnlyList<IReadOnlyList<LedgerEntry>>> FindManyAsync(IReadOnlyList<(string Line, string Id)> lookups,
         CancellationToken cancellationToken)
     {
         var lines = new string?[lookups.Count];
@@ -138,13 +138,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     /// <summary>Every state asked for in one query, found by key: one statement however many orders activate together.</summary>
     protected override async Task<IReadOnlyList<StoredGrainState?>> ReadGrainStatesAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
-        var states = new StoredGrainState?[ids.Count];
-        var positions = new Dictionary<string, int>(ids.Count, StringComparer.Ordinal);
-        for (var i = 0; i < ids.Count; i++)
-        {
-            positions[ids[i]] = i;
-        }
-
+        var found = new Dictionary<string, StoredGrainState>(ids.Count, StringComparer.Ordinal);
         await using var connection = (NpgsqlConnection)await OpenReaderAsync(cancellationToken);
         await using var command = new NpgsqlCommand("SELECT id, version, payload FROM grain_states WHERE id = ANY($1)", connection)
         {
@@ -153,16 +147,11 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            states[positions[reader.GetString(0)]] = ReadState(reader, 1);
+            found[reader.GetString(0)] = ReadState(reader, 1);
         }
 
-        // The same id asked twice at once (two activations cannot, but a caller may) gets the same answer twice.
-        for (var i = 0; i < ids.Count; i++)
-        {
-            states[i] ??= states[positions[ids[i]]];
-        }
-
-        return states;
+        // Answered by id, so that the same id asked twice at once gets the same answer twice.
+        return ids.Select(id => found.GetValueOrDefault(id)).ToArray();
     }
 
     protected override bool IsUniqueViolation(Exception exception) => exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };

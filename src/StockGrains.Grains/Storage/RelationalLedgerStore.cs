@@ -87,7 +87,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             () => Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default),
             LazyThreadSafetyMode.ExecutionAndPublication);
         _lookups = new(LookupQueueCapacity, MaxLookupsPerQuery, ConcurrentLookupQueries,
-            async lookups => await FindManyAsync(lookups, CancellationToken.None), Counters.LookedUp);
+            lookups => FindManyAsync(lookups, CancellationToken.None), Counters.LookedUp);
         _stateReads = new(LookupQueueCapacity, MaxLookupsPerQuery, ConcurrentLookupQueries, ids => ReadGrainStatesAsync(ids, CancellationToken.None));
     }
 
@@ -215,7 +215,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// Every entry of each (line, id), oldest first, in the order asked. The default asks one query per id on one
     /// connection, which suits an embedded database with no round trip to save; a server's dialect asks once.
     /// </summary>
-    protected virtual async Task<IReadOnlyList<LedgerEntry>[]> FindManyAsync(IReadOnlyList<(string Line, string Id)> lookups,
+    protected virtual async Task<IReadOnlyList<IReadOnlyList<LedgerEntry>>> FindManyAsync(IReadOnlyList<(string Line, string Id)> lookups,
         CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
@@ -717,8 +717,6 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             return command;
         }
     }
-
-    /// <summary>One id to look up on one line, and its entries once found.</summary>
 
     /// <summary>A write waiting for the silo-wide writer: whether it lost its fence, and its caller's completion.</summary>
     protected abstract class PendingWrite
