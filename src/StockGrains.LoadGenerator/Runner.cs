@@ -76,6 +76,12 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         return reports;
     }
 
+    /// <summary>The id of request <paramref name="number"/> of <paramref name="caller"/>: unique within the run, and within the ledger across runs.</summary>
+    private string ReservationId(int caller, int number) => $"{_run}-{caller}-{number}";
+
+    /// <summary>An acknowledged reservation as the run records it: its line's index and what its id is made from.</summary>
+    private readonly record struct Acknowledged(int Line, int Caller, int Number);
+
     private string[] Skus() => options.Scenario == "flash-sale"
         ? [$"{_run}-hot"]
         : Enumerable.Range(0, options.Skus).Select(i => $"{_run}-{i}").ToArray();
@@ -132,19 +138,22 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         await Parallel.ForEachAsync(skus, Setup(cancellationToken), async (sku, token) =>
             await admin.ReceiveAsync(Warehouse, sku, options.Stock, $"{_run}-stock-{sku}", token));
 
-        var acknowledged = new ConcurrentBag<(int Line, string Id)>();
-        var shipments = new ConcurrentBag<(int Line, string Id)>();
+        // What was acknowledged is kept as numbers, and each id is made again for the check: the run's own record of
+        // hundreds of thousands of ids would otherwise be that many long-lived strings in the silo's heap (the embedded
+        // server shares this process), promoted and copied by the collections whose pauses the run is measuring.
+        var acknowledged = new ConcurrentBag<Acknowledged>();
+        var shipments = new ConcurrentBag<Acknowledged>();
         var orders = options.EffectiveVia == "orders";
         var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (caller, n, random) =>
         {
             var index = random.Next(skus.Length);
-            var id = $"{_run}-{caller}-{n}";
+            var id = ReservationId(caller, n);
             var ok = orders
                 ? await target.PlaceAsync(id, [new OrderLine(skus[index], Warehouse, 1)], null, cancellationToken) is not null
                 : await target.ReserveLineAsync(Warehouse, skus[index], id, cancellationToken);
             if (ok)
             {
-                acknowledged.Add((index, id));
+                acknowledged.Add(new Acknowledged(index, caller, n));
                 if (options.Commits)
                 {
                     await (orders
@@ -152,7 +161,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                         : target.FinishHoldAsync(Warehouse, skus[index], id, options.Ships, cancellationToken));
                     if (options.Ships)
                     {
-                        shipments.Add((index, id));
+                        shipments.Add(new Acknowledged(index, caller, n));
                     }
                 }
             }
@@ -160,8 +169,8 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             return ok;
         }, cancellationToken);
 
-        var byLine = acknowledged.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => a.Id).ToList());
-        var shippedByLine = shipments.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => a.Id).ToList());
+        var byLine = acknowledged.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => ReservationId(a.Caller, a.Number)).ToList());
+        var shippedByLine = shipments.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => ReservationId(a.Caller, a.Number)).ToList());
         var violations = new ConcurrentBag<string>();
         await Parallel.ForEachAsync(Enumerable.Range(0, skus.Length), Setup(cancellationToken), async (i, token) =>
         {
@@ -221,7 +230,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (caller, n, random) =>
         {
             var lines = skus.OrderBy(_ => random.Next()).Take(random.Next(1, 4)).Select(sku => new OrderLine(sku, null, 1)).ToList();
-            var id = $"{_run}-{caller}-{n}";
+            var id = ReservationId(caller, n);
             var held = await target.PlaceAsync(id, lines, policy, cancellationToken);
             if (held is not null)
             {

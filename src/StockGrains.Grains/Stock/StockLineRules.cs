@@ -19,13 +19,12 @@ public sealed class StockLineRules
     /// <summary>How many finished operations and closed holds one line remembers in memory before it forgets the oldest.</summary>
     public const int DefaultRememberLimit = 10_000;
 
-    private readonly Dictionary<string, Hold> _holds = new(StringComparer.Ordinal);
+    private readonly HoldTable _holds = new();
     private readonly Dictionary<string, LedgerEntry> _operations = new(StringComparer.Ordinal);
     private readonly Queue<(long Sequence, string Id)> _forgettable = new();
 
     // The last entry the ledger is known to hold: an id finished by a later one is not forgotten yet (see Durable).
     private long _durable;
-    private readonly PriorityQueue<string, DateTimeOffset> _expiries = new();
     private readonly Dictionary<string, Approval> _approvals = new(StringComparer.Ordinal);
     private readonly int _rememberLimit;
     private readonly long _countApprovalThreshold;
@@ -116,32 +115,16 @@ public sealed class StockLineRules
     public static bool IsNegative(long onHand, long reserved, NegativeStockPolicy policy) =>
         onHand < 0 || (policy != NegativeStockPolicy.Allow && onHand < reserved);
 
-    public IEnumerable<Hold> Holds => _holds.Values;
+    public IEnumerable<Hold> Holds => _holds.All;
 
     /// <summary>The earliest expiry among pending holds, if any.</summary>
-    public DateTimeOffset? NextExpiry
-    {
-        get
-        {
-            while (_expiries.TryPeek(out var id, out var at))
-            {
-                if (_holds.TryGetValue(id, out var hold) && hold.Status == HoldStatus.Pending)
-                {
-                    return at;
-                }
-
-                _expiries.Dequeue();
-            }
-
-            return null;
-        }
-    }
+    public DateTimeOffset? NextExpiry => _holds.NextExpiry;
 
     /// <summary>
     /// True when <paramref name="id"/> (an operation or reservation id) is unknown here but might be known to the
     /// store, because this line has forgotten old operations. The caller looks it up and calls <see cref="Remember"/>.
     /// </summary>
-    public bool NeedsLookup(string id) => HasForgotten && !_holds.ContainsKey(id) && !_operations.ContainsKey(id) && !_approvals.ContainsKey(id);
+    public bool NeedsLookup(string id) => HasForgotten && !_holds.Contains(id) && !_operations.ContainsKey(id) && !_approvals.ContainsKey(id);
 
     public Decision Receive(ReceiveCommand command, DateTimeOffset now)
     {
@@ -171,7 +154,7 @@ public sealed class StockLineRules
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(command.Quantity, 1);
         var fingerprint = ReserveFingerprint(command.Quantity);
-        if (_holds.TryGetValue(command.ReservationId, out var hold))
+        if (_holds.TryGet(command.ReservationId, out var hold))
         {
             if (hold.Fingerprint != fingerprint)
             {
@@ -190,7 +173,7 @@ public sealed class StockLineRules
         var capped = maxPendingPerOwner is { } cap && PendingHoldsOf(command.Actor) >= cap;
         var blocked = AlertCause is not null;
         var fits = !capped && (SkipStockCheck || (!blocked && (Policy == NegativeStockPolicy.Allow || Available >= command.Quantity)));
-        var reason = capped ? HoldLimitReason : blocked ? "negative_stock_alert" : "insufficient_stock";
+        var reason = capped ? HoldLimitReason : blocked ? BlockedByAlertReason : InsufficientStockReason;
         // Made once, with its balances and alert state worked out first, rather than made and then copied by `with` once
         // or twice: the optimising JIT drops such copies when it can prove they do not escape, but not in every tier.
         var kind = fits ? LedgerEntryKind.Reserved : LedgerEntryKind.Refused;
@@ -204,12 +187,28 @@ public sealed class StockLineRules
             AlertCauseAfter = AlertAfter(OnHand, reservedAfter, Policy, kind, sequence),
         };
         Apply(entry);
-        var result = new StockLineResult(fits ? StockLineOutcome.Reserved : RefusalOutcome(reason), View, _holds[command.ReservationId].ToView());
+        var made = new HoldView(command.ReservationId, command.Quantity, fits ? HoldStatus.Pending : HoldStatus.Refused, command.ExpiresAt);
+        var result = new StockLineResult(fits ? StockLineOutcome.Reserved : RefusalOutcome(reason), View, made);
         return new Decision(result, entry, entry.Sequence);
     }
 
     /// <summary>The refusal reason recorded when a client's pending-hold cap is reached.</summary>
     public const string HoldLimitReason = "hold_limit";
+
+    private const string InsufficientStockReason = "insufficient_stock";
+    private const string BlockedByAlertReason = "negative_stock_alert";
+
+    /// <summary>
+    /// The one copy of a reservation's refusal reason: a refused hold is kept until it is forgotten, and a reason read
+    /// back from the ledger or a snapshot is a new string each time.
+    /// </summary>
+    private static string? SharedReason(string? reason) => reason switch
+    {
+        InsufficientStockReason => InsufficientStockReason,
+        BlockedByAlertReason => BlockedByAlertReason,
+        HoldLimitReason => HoldLimitReason,
+        _ => reason,
+    };
 
     public Decision Commit(HoldCommand command, DateTimeOffset now) =>
         Transition(command, now, LedgerEntryKind.Committed);
@@ -444,10 +443,9 @@ public sealed class StockLineRules
     public IReadOnlyList<LedgerEntry> ExpireDue(DateTimeOffset now, int max = int.MaxValue)
     {
         List<LedgerEntry>? entries = null;
-        while ((entries?.Count ?? 0) < max && NextExpiry is { } due && due <= now)
+        while ((entries?.Count ?? 0) < max && _holds.TryTakeDue(now, out var due))
         {
-            var id = _expiries.Dequeue();
-            var entry = TransitionEntry(_holds[id], LedgerEntryKind.Expired, "system", now);
+            var entry = TransitionEntry(due, LedgerEntryKind.Expired, "system", now);
             Apply(entry);
             (entries ??= []).Add(entry);
         }
@@ -466,10 +464,12 @@ public sealed class StockLineRules
             throw new LedgerMismatchException($"{Key}: entry {entry.Sequence} does not follow {Sequence}.");
         }
 
-        Hold? hold = null;
+        Hold hold = default;
+        var moves = false;
         if (entry.ReservationId is { } reservationId && entry.Kind is not (LedgerEntryKind.Reserved or LedgerEntryKind.Refused or LedgerEntryKind.Returned))
         {
-            if (!_holds.TryGetValue(reservationId, out hold))
+            moves = true;
+            if (!_holds.TryGet(reservationId, out hold))
             {
                 throw new LedgerMismatchException($"{Key}: entry {entry.Sequence} names unknown hold '{reservationId}'.");
             }
@@ -512,49 +512,50 @@ public sealed class StockLineRules
                 {
                     Owner = OwnerOf(entry.Actor),
                 };
-                _holds.Add(hold.ReservationId, hold);
-                _expiries.Enqueue(hold.ReservationId, hold.ExpiresAt);
+                _holds.Add(hold);
                 CountPending(hold, +1);
                 break;
             case LedgerEntryKind.Refused:
-                hold = new Hold(entry.ReservationId!, entry.Quantity, HoldStatus.Refused, entry.ExpiresAt ?? entry.At, entry.Fingerprint, entry.Sequence)
+                hold = new Hold(entry.ReservationId!, entry.Quantity, HoldStatus.Refused, entry.ExpiresAt ?? entry.At, Shared(entry.Fingerprint, entry.Quantity),
+                    entry.Sequence)
                 {
-                    RefusalReason = entry.Reason,
+                    RefusalReason = SharedReason(entry.Reason),
                 };
-                _holds.Add(hold.ReservationId, hold);
+                _holds.Add(hold);
                 Forgettable(hold.ReservationId, entry.Sequence);
                 break;
             case LedgerEntryKind.Committed:
-                Require(hold!, entry, HoldStatus.Pending);
-                committed += hold!.Quantity;
+                Require(hold, entry, HoldStatus.Pending);
+                committed += hold.Quantity;
                 CountPending(hold, -1);
-                hold.Status = HoldStatus.Committed;
+                _holds.Move(hold.ReservationId, HoldStatus.Committed, entry.Sequence);
                 break;
             case LedgerEntryKind.Shipped:
-                Require(hold!, entry, HoldStatus.Committed);
-                onHand -= hold!.Quantity;
+                Require(hold, entry, HoldStatus.Committed);
+                onHand -= hold.Quantity;
                 reserved -= hold.Quantity;
                 committed -= hold.Quantity;
                 Close(hold, HoldStatus.Shipped, entry.Sequence);
                 break;
             case LedgerEntryKind.Released:
-                Require(hold!, entry, HoldStatus.Pending, HoldStatus.Committed);
-                reserved -= hold!.Quantity;
+                Require(hold, entry, HoldStatus.Pending, HoldStatus.Committed);
+                reserved -= hold.Quantity;
                 committed -= hold.Status == HoldStatus.Committed ? hold.Quantity : 0;
                 Close(hold, HoldStatus.Released, entry.Sequence);
                 break;
             case LedgerEntryKind.Expired:
-                Require(hold!, entry, HoldStatus.Pending);
-                reserved -= hold!.Quantity;
+                Require(hold, entry, HoldStatus.Pending);
+                reserved -= hold.Quantity;
                 Close(hold, HoldStatus.Expired, entry.Sequence);
                 break;
             default:
                 throw new LedgerMismatchException($"{Key}: unknown entry kind {entry.Kind}.");
         }
 
-        if (hold is not null)
+        if (moves && entry.Kind is not (LedgerEntryKind.Committed or LedgerEntryKind.Shipped or LedgerEntryKind.Released or LedgerEntryKind.Expired))
         {
-            hold.Sequence = entry.Sequence;
+            // Another kind of entry that names a hold leaves its status alone but is the last entry to touch it.
+            _holds.Move(hold.ReservationId, hold.Status, entry.Sequence);
         }
 
         var alert = AlertAfter(onHand, reserved, entry.PolicyAfter, entry.Kind, entry.Sequence);
@@ -614,31 +615,31 @@ public sealed class StockLineRules
             return;
         }
 
-        var hold = new Hold(id, first.Quantity, first.Kind == LedgerEntryKind.Refused ? HoldStatus.Refused : HoldStatus.Pending,
-            first.ExpiresAt ?? first.At, first.Fingerprint, first.Sequence)
-        {
-            RefusalReason = first.Kind == LedgerEntryKind.Refused ? first.Reason : null,
-        };
+        var status = first.Kind == LedgerEntryKind.Refused ? HoldStatus.Refused : HoldStatus.Pending;
+        var sequence = first.Sequence;
         foreach (var entry in history.Skip(1))
         {
-            hold.Status = entry.Kind switch
+            status = entry.Kind switch
             {
                 LedgerEntryKind.Committed => HoldStatus.Committed,
                 LedgerEntryKind.Shipped => HoldStatus.Shipped,
                 LedgerEntryKind.Released => HoldStatus.Released,
                 LedgerEntryKind.Expired => HoldStatus.Expired,
-                _ => hold.Status,
+                _ => status,
             };
-            hold.Sequence = entry.Sequence;
+            sequence = entry.Sequence;
         }
 
-        if (hold.Status is HoldStatus.Pending or HoldStatus.Committed)
+        if (status is HoldStatus.Pending or HoldStatus.Committed)
         {
             throw new LedgerMismatchException($"{Key}: hold '{id}' is open in the store but unknown in memory.");
         }
 
-        _holds[id] = hold;
-        Forgettable(id, hold.Sequence);
+        _holds.Set(new Hold(id, first.Quantity, status, first.ExpiresAt ?? first.At, Shared(first.Fingerprint, first.Quantity), sequence)
+        {
+            RefusalReason = first.Kind == LedgerEntryKind.Refused ? SharedReason(first.Reason) : null,
+        });
+        Forgettable(id, sequence);
     }
 
     /// <summary>A copy of the state, for a snapshot. Only call it when the state is exactly what is durable.</summary>
@@ -653,7 +654,7 @@ public sealed class StockLineRules
         PolicySource = PolicySource,
         AlertCause = AlertCause,
         HasForgotten = HasForgotten,
-        Holds = _holds.Values.OrderBy(h => h.Sequence).Select(h => new SnapshotHold
+        Holds = _holds.All.OrderBy(h => h.Sequence).Select(h => new SnapshotHold
         {
             ReservationId = h.ReservationId,
             Quantity = h.Quantity,
@@ -699,13 +700,12 @@ public sealed class StockLineRules
         {
             var hold = new Hold(h.ReservationId, h.Quantity, h.Status, h.ExpiresAt, Shared(h.Fingerprint, h.Quantity), h.Sequence)
             {
-                RefusalReason = h.RefusalReason,
+                RefusalReason = SharedReason(h.RefusalReason),
                 Owner = h.Owner is { } owner ? rules.OwnerOf(owner) : null,
             };
-            rules._holds.Add(hold.ReservationId, hold);
+            rules._holds.Add(hold);
             if (hold.Status == HoldStatus.Pending)
             {
-                rules._expiries.Enqueue(hold.ReservationId, hold.ExpiresAt);
                 rules.CountPending(hold, +1);
             }
 
@@ -736,11 +736,11 @@ public sealed class StockLineRules
         return rules;
     }
 
-    public HoldView? FindHold(string reservationId) => _holds.TryGetValue(reservationId, out var hold) ? hold.ToView() : null;
+    public HoldView? FindHold(string reservationId) => _holds.TryGet(reservationId, out var hold) ? hold.ToView() : null;
 
     private Decision Transition(HoldCommand command, DateTimeOffset now, LedgerEntryKind kind)
     {
-        if (!_holds.TryGetValue(command.ReservationId, out var hold) || hold.Status == HoldStatus.Refused)
+        if (!_holds.TryGet(command.ReservationId, out var hold) || hold.Status == HoldStatus.Refused)
         {
             return Refuse(StockLineOutcome.HoldNotFound, Sequence);
         }
@@ -779,7 +779,7 @@ public sealed class StockLineRules
 
         var entry = TransitionEntry(hold, kind, command.Actor, now);
         Apply(entry);
-        return new Decision(new StockLineResult(done, View, hold.ToView()), entry, entry.Sequence);
+        return new Decision(new StockLineResult(done, View, (hold with { Status = already, Sequence = entry.Sequence }).ToView()), entry, entry.Sequence);
     }
 
     /// <summary>The statuses a hold may leave by each transition: commit and expiry from pending, shipping once committed, release from either.</summary>
@@ -853,7 +853,7 @@ public sealed class StockLineRules
     /// </summary>
     private Decision? Earlier(string operationId, string fingerprint)
     {
-        if (_holds.ContainsKey(operationId))
+        if (_holds.Contains(operationId))
         {
             return Refuse(StockLineOutcome.OperationIdReused, Sequence);
         }
@@ -905,7 +905,7 @@ public sealed class StockLineRules
     {
         "units_reserved" => StockLineOutcome.UnitsReserved,
         "insufficient_on_hand" => StockLineOutcome.InsufficientOnHand,
-        "negative_stock_alert" => StockLineOutcome.BlockedByAlert,
+        BlockedByAlertReason => StockLineOutcome.BlockedByAlert,
         HoldLimitReason => StockLineOutcome.HoldLimitReached,
         _ => StockLineOutcome.InsufficientStock,
     };
@@ -967,7 +967,8 @@ public sealed class StockLineRules
             CountPending(hold, -1);
         }
 
-        hold.Status = status;
+        // Moved before it is offered for forgetting, which may drop it from the table.
+        _holds.Move(hold.ReservationId, status, sequence);
         Forgettable(hold.ReservationId, sequence);
     }
 
@@ -1017,7 +1018,7 @@ public sealed class StockLineRules
         while (_forgettable.Count > _rememberLimit && _forgettable.Peek().Sequence <= _durable)
         {
             var (_, old) = _forgettable.Dequeue();
-            if (_holds.TryGetValue(old, out var hold) && hold.Status is not (HoldStatus.Pending or HoldStatus.Committed))
+            if (_holds.TryGet(old, out var hold) && hold.Status is not (HoldStatus.Pending or HoldStatus.Committed))
             {
                 _holds.Remove(old);
             }
@@ -1039,31 +1040,6 @@ public sealed class StockLineRules
             throw new LedgerMismatchException($"entry {entry.Sequence} ({entry.Kind}) on hold '{hold.ReservationId}' in status {hold.Status}.");
         }
     }
-}
-
-/// <summary>One hold as the rules keep it.</summary>
-public sealed class Hold(string reservationId, long quantity, HoldStatus status, DateTimeOffset expiresAt, string fingerprint, long sequence)
-{
-    public string ReservationId { get; } = reservationId;
-
-    public long Quantity { get; } = quantity;
-
-    public HoldStatus Status { get; set; } = status;
-
-    public DateTimeOffset ExpiresAt { get; } = expiresAt;
-
-    public string Fingerprint { get; } = fingerprint;
-
-    /// <summary>The sequence of the last entry that changed this hold.</summary>
-    public long Sequence { get; set; } = sequence;
-
-    /// <summary>Why a refused reservation was refused (<c>insufficient_stock</c>, <c>negative_stock_alert</c>, <c>hold_limit</c>).</summary>
-    public string? RefusalReason { get; init; }
-
-    /// <summary>The actor that placed the hold: the client whose pending-hold cap it counts against.</summary>
-    public string? Owner { get; init; }
-
-    public HoldView ToView() => new(ReservationId, Quantity, Status, ExpiresAt);
 }
 
 public enum ApprovalStatus
