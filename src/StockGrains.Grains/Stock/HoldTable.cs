@@ -2,7 +2,10 @@ using StockGrains.Stock;
 
 namespace StockGrains.Grains.Stock;
 
-/// <summary>One hold as the rules see it: a value, read from the line's <see cref="HoldTable"/> and written back to it.</summary>
+/// <summary>
+/// One hold as the rules see it: a value, read from the line's <see cref="HoldTable"/> and written back to it.
+/// <see cref="Sequence"/> is the sequence of the last entry that changed the hold.
+/// </summary>
 public readonly record struct Hold(string ReservationId, long Quantity, HoldStatus Status, DateTimeOffset ExpiresAt, string Fingerprint, long Sequence)
 {
     /// <summary>Why a refused reservation was refused (<c>insufficient_stock</c>, <c>negative_stock_alert</c>, <c>hold_limit</c>).</summary>
@@ -20,8 +23,9 @@ public readonly record struct Hold(string ReservationId, long Quantity, HoldStat
 /// collection after the one that saw them made, so every young collection found, promoted and copied thousands of them,
 /// and those pauses were the open loop's tail (see docs/benchmarks.md, tenth session).
 /// <para>
-/// The holds live in pages of <see cref="PageSize"/> slots that are never moved or copied once made; the table grows by
-/// a page, and by a bucket index rebuilt from the hash codes the slots keep. One array of every hold, as in a
+/// The holds live in pages of <see cref="PageSize"/> slots. Only the first page grows (from two slots, so that a line
+/// with one hold stays small); a full page is never moved or copied, and past it the table grows by a page, and by a
+/// bucket index rebuilt from the hash codes the slots keep. One array of every hold, as in a
 /// dictionary, is copied whole each time it doubles: at a quarter of a million holds that was a 29 MB copy, inside the
 /// line's turn, and a new 58 MB array for the collector.
 /// </para>
