@@ -43,9 +43,10 @@ public sealed class HoldTable
     private int _free = None;
     private int _count;
 
-    // Ordered by expiry, by slot and the slot's version: an entry whose hold is gone, or no longer pending, is dropped
-    // when it comes to the front.
-    private readonly PriorityQueue<(int Slot, int Version), DateTimeOffset> _expiries = new();
+    // The pending holds' expiries, by slot and the slot's version (an entry whose hold is gone, or no longer pending, is
+    // dropped when it comes to the front), ordered by expiry and then by the sequence that placed the hold: holds due at
+    // the same moment expire in the order they were placed, whether the line kept them or rebuilt them from a snapshot.
+    private readonly ExpiryQueue _expiries = new();
 
     public int Count => _count;
 
@@ -70,12 +71,12 @@ public sealed class HoldTable
     {
         get
         {
-            while (_expiries.TryPeek(out var queued, out var at))
+            while (_expiries.TryPeek(out var queued))
             {
                 ref var slot = ref SlotAt(queued.Slot);
                 if (slot.InUse && slot.Version == queued.Version && slot.Value.Status == HoldStatus.Pending)
                 {
-                    return at;
+                    return queued.At;
                 }
 
                 _expiries.Dequeue();
@@ -112,7 +113,7 @@ public sealed class HoldTable
         var index = Insert(key, new Stored(hold));
         if (hold.Status == HoldStatus.Pending)
         {
-            _expiries.Enqueue((index, SlotAt(index).Version), hold.ExpiresAt);
+            _expiries.Enqueue(new Expiry(index, SlotAt(index).Version, hold.ExpiresAt, hold.Sequence));
         }
     }
 
@@ -305,6 +306,97 @@ public sealed class HoldTable
         /// <summary>Raised each time the slot is freed.</summary>
         public int Version;
         public bool InUse;
+    }
+
+    /// <summary>A pending hold's place in the expiry queue: its slot, the slot's version, and when it is due.</summary>
+    private readonly record struct Expiry(int Slot, int Version, DateTimeOffset At, long Sequence)
+    {
+        public bool IsBefore(Expiry other) => At < other.At || (At == other.At && Sequence < other.Sequence);
+    }
+
+    /// <summary>
+    /// The expiries in two parts. Holds are mostly placed with one lifetime, so nearly every hold is due no earlier than
+    /// the one placed before it: those join the end of a run, kept in pages like the slots, which is never copied as it
+    /// grows. A hold due before the run's last one goes to a heap, which stays as small as such holds are few. One heap of
+    /// every expiry was one more array that doubled, and was copied whole, as a hot line's holds grew.
+    /// </summary>
+    private sealed class ExpiryQueue
+    {
+        private readonly PriorityQueue<Expiry, Expiry> _heap = new(Comparer<Expiry>.Create((a, b) => a.IsBefore(b) ? -1 : b.IsBefore(a) ? 1 : 0));
+        private readonly Queue<Expiry[]> _pages = new();
+        private Expiry[] _tail = [];
+        private int _tailCount;
+        private int _head;
+        private int _runCount;
+
+        public void Enqueue(Expiry expiry)
+        {
+            if (_runCount > 0 && expiry.IsBefore(_tail[_tailCount - 1]))
+            {
+                _heap.Enqueue(expiry, expiry);
+                return;
+            }
+
+            if (_tailCount == _tail.Length)
+            {
+                // The first pages start small and double, so that a line with a few holds keeps a few entries.
+                _tail = new Expiry[Math.Min(PageSize, Math.Max(4, _tail.Length * 2))];
+                _tailCount = 0;
+                _pages.Enqueue(_tail);
+            }
+
+            _tail[_tailCount++] = expiry;
+            _runCount++;
+        }
+
+        public bool TryPeek(out Expiry expiry)
+        {
+            var inRun = _runCount > 0;
+            var inHeap = _heap.TryPeek(out var fromHeap, out _);
+            if (inRun && (!inHeap || !fromHeap.IsBefore(RunHead)))
+            {
+                expiry = RunHead;
+                return true;
+            }
+
+            expiry = fromHeap;
+            return inHeap;
+        }
+
+        public Expiry Dequeue()
+        {
+            if (!TryPeek(out var first))
+            {
+                throw new InvalidOperationException("No expiry is queued.");
+            }
+
+            if (_runCount > 0 && first == RunHead)
+            {
+                _runCount--;
+                if (++_head == _pages.Peek().Length || _runCount == 0)
+                {
+                    // A page is dropped once read; the last one is read again from its start when it fills anew.
+                    if (_pages.Count > 1)
+                    {
+                        _pages.Dequeue();
+                    }
+                    else
+                    {
+                        _tailCount = 0;
+                    }
+
+                    _head = 0;
+                }
+            }
+            else
+            {
+                _heap.Dequeue();
+            }
+
+            return first;
+        }
+
+        private Expiry RunHead => _pages.Peek()[_head];
     }
 
     /// <summary>What the table keeps of a hold besides its id.</summary>
