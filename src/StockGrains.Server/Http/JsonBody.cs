@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,6 +14,9 @@ public static class JsonBody
 {
     /// <summary>The largest request body accepted. An order of 100 lines fits many times over.</summary>
     public const int MaxBytes = 64 * 1024;
+
+    /// <summary>The first buffer for a body of undeclared length; it doubles, up to just past <see cref="MaxBytes"/>.</summary>
+    private const int InitialBytes = 4 * 1024;
 
     public static readonly JsonSerializerOptions Options = CreateOptions();
 
@@ -42,28 +46,47 @@ public static class JsonBody
             return (null, TooLarge());
         }
 
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
-        {
-            if (buffer.Length + read > MaxBytes)
-            {
-                return (null, TooLarge());
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
+        // The body is read into a pooled buffer, sized by the declared length when there is one. A new 8 KB chunk and a
+        // growing stream for every request were about a tenth of all the bytes an order over HTTP allocated.
+        var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is { } declared ? (int)declared + 1 : InitialBytes);
         try
         {
-            var value = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), Options);
+            var filled = 0;
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxBytes + 1));
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await request.Body.ReadAsync(buffer.AsMemory(filled), request.HttpContext.RequestAborted);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                filled += read;
+                if (filled > MaxBytes)
+                {
+                    return (null, TooLarge());
+                }
+            }
+
+            var value = JsonSerializer.Deserialize<T>(buffer.AsSpan(0, filled), Options);
             return value is null ? (null, Problems.Validation("$", "The body must be a JSON object.")) : (value, null);
         }
         catch (JsonException ex)
         {
             var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "$" : ex.Path.TrimStart('$', '.');
             return (null, Problems.Validation(field, Describe(ex)));
+        }
+        finally
+        {
+            // Nothing read from the body outlives the call: the deserializer copies what it keeps.
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

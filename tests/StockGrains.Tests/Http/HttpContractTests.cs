@@ -63,6 +63,31 @@ public sealed class HttpContractTests(ServerFixture fixture)
         Assert.Equal(sequence, (await Http.GetJsonAsync(path)).Body.Long("sequence"));
     }
 
+    // Proves a body of undeclared length (chunked) is read whole across many reads when it fits, and refused as 413 once it passes the limit.
+    [Fact]
+    public async Task Chunked_bodies_are_read_whole_and_refused_past_the_limit()
+    {
+        var (path, sequence) = await LineAsync();
+        Assert.Equal(200, await ChunkedAsync(new string(' ', 30_000) + "{\"quantity\": 2}"));
+        Assert.Equal(sequence + 1, (await Http.GetJsonAsync(path)).Body.Long("sequence"));
+        Assert.Equal(413, await ChunkedAsync(new string(' ', 70_000) + "{\"quantity\": 2}"));
+        Assert.Equal(sequence + 1, (await Http.GetJsonAsync(path)).Body.Long("sequence"));
+
+        async Task<int> ChunkedAsync(string body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"{path}/receipts")
+            {
+                Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)), 1_000)
+                {
+                    Headers = { ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") },
+                },
+            };
+            request.Headers.TransferEncodingChunked = true;
+            using var response = await Http.SendAsync(request, TestContext.Current.CancellationToken);
+            return (int)response.StatusCode;
+        }
+    }
+
     // Proves ids are validated, never normalised: too long, spaces, non-ASCII, dots-only paths are 400.
     [Theory]
     [InlineData("/v1/stock/a%20b/mug")]
