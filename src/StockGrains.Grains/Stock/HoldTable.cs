@@ -159,7 +159,7 @@ public sealed class HoldTable
         }
 
         var key = HoldKey.Of(reservationId);
-        var hash = HashOf(key);
+        var hash = key.GetHashCode();
         ref var bucket = ref Bucket(hash);
         var previous = None;
         for (var index = bucket; index != None; index = SlotAt(index).Next)
@@ -208,8 +208,6 @@ public sealed class HoldTable
 
     private ref int Bucket(int hash) => ref _buckets[hash & (_buckets.Length - 1)];
 
-    // Non-negative, so that a slot's hash code can never be mistaken for a free slot's.
-    private static int HashOf(HoldKey key) => key.GetHashCode() & int.MaxValue;
 
     private int Find(HoldKey key)
     {
@@ -218,7 +216,7 @@ public sealed class HoldTable
             return None;
         }
 
-        var hash = HashOf(key);
+        var hash = key.GetHashCode();
         for (var index = Bucket(hash); index != None; index = SlotAt(index).Next)
         {
             ref var slot = ref SlotAt(index);
@@ -268,7 +266,7 @@ public sealed class HoldTable
             index = _used++;
         }
 
-        var hash = HashOf(key);
+        var hash = key.GetHashCode();
         ref var bucket = ref Bucket(hash);
         ref var slot = ref SlotAt(index);
         slot = new Slot { Key = key, Value = value, HashCode = hash, Next = bucket, Version = slot.Version, InUse = true };
