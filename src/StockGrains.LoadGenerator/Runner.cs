@@ -82,6 +82,10 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     /// <summary>An acknowledged reservation as the run records it: its line's index and what its id is made from.</summary>
     private readonly record struct Acknowledged(int Line, int Caller, int Number);
 
+    /// <summary>The ids of <paramref name="recorded"/>, made again, by the index of their line.</summary>
+    private Dictionary<int, List<string>> IdsByLine(IEnumerable<Acknowledged> recorded) =>
+        recorded.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => ReservationId(a.Caller, a.Number)).ToList());
+
     private string[] Skus() => options.Scenario == "flash-sale"
         ? [$"{_run}-hot"]
         : Enumerable.Range(0, options.Skus).Select(i => $"{_run}-{i}").ToArray();
@@ -169,8 +173,8 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             return ok;
         }, cancellationToken);
 
-        var byLine = acknowledged.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => ReservationId(a.Caller, a.Number)).ToList());
-        var shippedByLine = shipments.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => ReservationId(a.Caller, a.Number)).ToList());
+        var byLine = IdsByLine(acknowledged);
+        var shippedByLine = IdsByLine(shipments);
         var violations = new ConcurrentBag<string>();
         await Parallel.ForEachAsync(Enumerable.Range(0, skus.Length), Setup(cancellationToken), async (i, token) =>
         {

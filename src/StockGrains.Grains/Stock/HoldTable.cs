@@ -105,12 +105,13 @@ public sealed class HoldTable
     public void Add(Hold hold)
     {
         var key = HoldKey.Of(hold.ReservationId);
-        if (Find(key) != None)
+        var hash = key.GetHashCode();
+        if (Find(key, hash) != None)
         {
             throw new ArgumentException($"Hold '{hold.ReservationId}' is already in the table.", nameof(hold));
         }
 
-        var index = Insert(key, new Stored(hold));
+        var index = Insert(key, hash, new Stored(hold));
         if (hold.Status == HoldStatus.Pending)
         {
             _expiries.Enqueue(new Expiry(index, SlotAt(index).Version, hold.ExpiresAt, hold.Sequence));
@@ -126,10 +127,11 @@ public sealed class HoldTable
         }
 
         var key = HoldKey.Of(hold.ReservationId);
-        var index = Find(key);
+        var hash = key.GetHashCode();
+        var index = Find(key, hash);
         if (index == None)
         {
-            Insert(key, new Stored(hold));
+            Insert(key, hash, new Stored(hold));
         }
         else
         {
@@ -209,14 +211,15 @@ public sealed class HoldTable
     private ref int Bucket(int hash) => ref _buckets[hash & (_buckets.Length - 1)];
 
 
-    private int Find(HoldKey key)
+    private int Find(HoldKey key) => Find(key, key.GetHashCode());
+
+    private int Find(HoldKey key, int hash)
     {
         if (_count == 0)
         {
             return None;
         }
 
-        var hash = key.GetHashCode();
         for (var index = Bucket(hash); index != None; index = SlotAt(index).Next)
         {
             ref var slot = ref SlotAt(index);
@@ -229,7 +232,8 @@ public sealed class HoldTable
         return None;
     }
 
-    private int Insert(HoldKey key, Stored value)
+    /// <summary>Puts a hold whose id is not in the table into a free slot, or a new one; <paramref name="hash"/> is the key's.</summary>
+    private int Insert(HoldKey key, int hash, Stored value)
     {
         if (_count >= _buckets.Length)
         {
@@ -266,7 +270,6 @@ public sealed class HoldTable
             index = _used++;
         }
 
-        var hash = key.GetHashCode();
         ref var bucket = ref Bucket(hash);
         ref var slot = ref SlotAt(index);
         slot = new Slot { Key = key, Value = value, HashCode = hash, Next = bucket, Version = slot.Version, InUse = true };

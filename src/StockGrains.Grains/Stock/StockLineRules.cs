@@ -464,11 +464,10 @@ public sealed class StockLineRules
             throw new LedgerMismatchException($"{Key}: entry {entry.Sequence} does not follow {Sequence}.");
         }
 
+        // Only a hold's own transitions name a hold they do not create, and each case below records its move.
         Hold hold = default;
-        var moves = false;
         if (entry.ReservationId is { } reservationId && entry.Kind is not (LedgerEntryKind.Reserved or LedgerEntryKind.Refused or LedgerEntryKind.Returned))
         {
-            moves = true;
             if (!_holds.TryGet(reservationId, out hold))
             {
                 throw new LedgerMismatchException($"{Key}: entry {entry.Sequence} names unknown hold '{reservationId}'.");
@@ -550,12 +549,6 @@ public sealed class StockLineRules
                 break;
             default:
                 throw new LedgerMismatchException($"{Key}: unknown entry kind {entry.Kind}.");
-        }
-
-        if (moves && entry.Kind is not (LedgerEntryKind.Committed or LedgerEntryKind.Shipped or LedgerEntryKind.Released or LedgerEntryKind.Expired))
-        {
-            // Another kind of entry that names a hold leaves its status alone but is the last entry to touch it.
-            _holds.Move(hold.ReservationId, hold.Status, entry.Sequence);
         }
 
         var alert = AlertAfter(onHand, reserved, entry.PolicyAfter, entry.Kind, entry.Sequence);
