@@ -133,7 +133,7 @@ public sealed class GrainTarget(IGrainFactory grains, ILedgerStore? store = null
         grains.GetGrain<ITradePolicyGrain>(tradePolicy).DefineAsync(warehouses, AllocationStrategy.MostAvailable);
 
     public async Task<long> AvailableAsync(string sku, string tradePolicy, IReadOnlyList<string> warehouses, CancellationToken cancellationToken) =>
-        (await grains.GetGrain<ISkuAvailabilityGrain>(sku).GetAsync(warehouses)).Sum(w => w.Contributes);
+        (await grains.AvailabilityAsync(sku, warehouses)).Sum(w => w.Contributes);
 
     public async Task<LineBalance> GetLineAsync(string warehouse, string sku, CancellationToken cancellationToken)
     {

@@ -365,7 +365,7 @@ public sealed partial class ReservationGrain(
             return;
         }
 
-        var availability = await Task.WhenAll(allocated.Select(r => GrainFactory.Reference<ISkuAvailabilityGrain>(r.Sku).GetAsync(s.PolicyWarehouses)));
+        var availability = await Task.WhenAll(allocated.Select(r => GrainFactory.AvailabilityAsync(r.Sku, s.PolicyWarehouses)));
         var plan = new List<LineAttempt>();
         for (var i = 0; i < allocated.Count; i++)
         {
@@ -408,7 +408,7 @@ public sealed partial class ReservationGrain(
         }
 
         var tried = s.Attempts.Where(a => a.Sku == request.Sku).Select(a => a.Warehouse).ToHashSet(StringComparer.Ordinal);
-        var availability = await GrainFactory.Reference<ISkuAvailabilityGrain>(request.Sku).GetAsync(s.PolicyWarehouses);
+        var availability = await GrainFactory.AvailabilityAsync(request.Sku, s.PolicyWarehouses);
         var candidates = (s.Allocation == AllocationStrategy.MostAvailable
                 ? availability.OrderByDescending(a => a.Contributes)
                 : availability.AsEnumerable())

@@ -9,6 +9,7 @@ using StockGrains.Grains;
 using StockGrains.Grains.Reservations;
 using StockGrains.Grains.Stock;
 using StockGrains.Grains.Storage;
+using StockGrains.Grains.TradePolicies;
 using StockGrains.Server.Http;
 using StockGrains.Server.Reservations;
 using StockGrains.Server.Security;
@@ -61,6 +62,8 @@ public static partial class StockGrainsHost
         services.TryAddSingleton(new StockGrainsTime(TimeProvider.System));
         services.AddSingleton<Reconciliation>();
         services.AddSingleton<OpenAlertsMetric>();
+        services.AddSingleton<AvailabilityPublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<AvailabilityPublisher>());
         if (settings.Store == StoreKind.PostgreSql)
         {
             var database = new PostgresDatabase(settings.ConnectionString!);

@@ -94,7 +94,7 @@ public static class TradePolicyApi
             return NotFound(tradePolicy!);
         }
 
-        var warehouses = await grains.GetGrain<ISkuAvailabilityGrain>(sku).GetAsync(policy.Warehouses);
+        var warehouses = await grains.AvailabilityAsync(sku, policy.Warehouses);
         var rows = warehouses.Select(w => new WarehouseAvailabilityResponse(w.Warehouse, w.Available, w.OnHand, w.Reserved, w.SafetyStock,
             w.Negative, w.BlockedByAlert, w.Contributes, Why(w))).ToList();
         return TypedResults.Ok(new AvailabilityResponse(sku, tradePolicy!, rows.Sum(r => r.Contributes), rows));

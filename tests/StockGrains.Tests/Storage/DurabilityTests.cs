@@ -60,7 +60,7 @@ public sealed class DurabilityTests
 
         // The availability read model is memory only: after the restart it is rebuilt from the store.
         await second.Grains.GetGrain<StockGrains.TradePolicies.ITradePolicyGrain>("web").DefineAsync(["w1"], StockGrains.TradePolicies.AllocationStrategy.Priority);
-        var rebuilt = await second.Grains.GetGrain<StockGrains.TradePolicies.ISkuAvailabilityGrain>("mug").GetAsync(["w1"]);
+        var rebuilt = await StockGrains.TradePolicies.Availability.AvailabilityAsync(second.Grains, "mug", ["w1"]);
         Assert.Equal(before.Available, Assert.Single(rebuilt).Available);
 
         static PlaceReservation Place(long quantity) => new([new ReservationLineRequest("mug", "w1", quantity)], 600, "checkout");
