@@ -186,6 +186,28 @@ public sealed class LoadRandom(ulong seed)
     /// <summary>A number from <paramref name="minInclusive"/> up to, not including, <paramref name="maxExclusive"/>.</summary>
     public int Next(int minInclusive, int maxExclusive) => minInclusive + Next(maxExclusive - minInclusive);
 
+    /// <summary>
+    /// Fills <paramref name="picked"/> with distinct numbers below <paramref name="maxExclusive"/>, in the order drawn.
+    /// A draw that repeats an earlier pick is drawn again, which stays cheap while the picks are few against the range:
+    /// an order's SKUs used to come from sorting all 10,000 SKUs by a random key, which cost every order 120 KB and
+    /// more processor time than the silo spent on it.
+    /// </summary>
+    public void NextDistinct(int maxExclusive, Span<int> picked)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(picked.Length, maxExclusive);
+        for (var i = 0; i < picked.Length; i++)
+        {
+            int candidate;
+            do
+            {
+                candidate = Next(maxExclusive);
+            }
+            while (picked[..i].Contains(candidate));
+
+            picked[i] = candidate;
+        }
+    }
+
     /// <summary>A seed for another source, drawn from this one.</summary>
     public ulong NextSeed() => NextUInt64();
 

@@ -233,7 +233,14 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         var acknowledged = new ConcurrentBag<(string Id, IReadOnlyList<HeldLine> Lines)>();
         var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (caller, n, random) =>
         {
-            var lines = skus.OrderBy(_ => random.Next()).Take(random.Next(1, 4)).Select(sku => new OrderLine(sku, null, 1)).ToList();
+            Span<int> picked = stackalloc int[Math.Min(random.Next(1, 4), skus.Length)];
+            random.NextDistinct(skus.Length, picked);
+            var lines = new List<OrderLine>(picked.Length);
+            foreach (var index in picked)
+            {
+                lines.Add(new OrderLine(skus[index], null, 1));
+            }
+
             var id = ReservationId(caller, n);
             var held = await target.PlaceAsync(id, lines, policy, cancellationToken);
             if (held is not null)

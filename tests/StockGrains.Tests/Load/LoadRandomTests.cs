@@ -34,6 +34,30 @@ public sealed class LoadRandomTests
         Assert.All(Enumerable.Range(0, 1_000).Select(_ => random.Next()), n => Assert.True(n >= 0));
     }
 
+    // Proves an order's SKUs are distinct and inside the range, that every SKU can be picked, and that asking for more
+    // distinct picks than the range holds is refused rather than left to loop forever.
+    [Fact]
+    public void Distinct_picks_never_repeat_and_reach_the_whole_range()
+    {
+        var random = new LoadRandom(11);
+        var seen = new HashSet<int>();
+        var picked = new int[3];
+        for (var i = 0; i < 2_000; i++)
+        {
+            random.NextDistinct(10, picked);
+            Assert.Equal(3, picked.Distinct().Count());
+            Assert.All(picked, n => Assert.InRange(n, 0, 9));
+            seen.UnionWith(picked);
+        }
+
+        Assert.Equal(10, seen.Count);
+
+        var all = new int[4];
+        random.NextDistinct(4, all);
+        Assert.Equal([0, 1, 2, 3], all.Order());
+        Assert.Throws<ArgumentOutOfRangeException>(() => random.NextDistinct(2, new int[3]));
+    }
+
     // Proves an empty range is refused rather than answered with a number outside it.
     [Fact]
     public void An_empty_range_is_refused()
