@@ -21,7 +21,7 @@ public sealed partial class ReservationGrain(
     [PersistentState("reservation", StorageNames.Orders)] IPersistentState<ReservationState> state,
     StockGrainsTime time,
     IOptions<ReservationOptions> options,
-    ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable
+    ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable, IIncomingGrainCallFilter
 {
     private IGrainTimer? _expiryTimer;
     private readonly ReservationOptions _options = options.Value;
@@ -155,6 +155,27 @@ public sealed partial class ReservationGrain(
         }
     }
 
+    /// <summary>Every call to the order, and then, if nothing can change it any more, its leaving memory.</summary>
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        await context.Invoke();
+        LeaveIfDone();
+    }
+
+    /// <summary>
+    /// An order that does not exist, or that has ended (shipped, released, expired or refused), leaves memory when the
+    /// call ends rather than after its idle time (<see cref="ReservationOptions.IdleSeconds"/>): a sold-out flash sale
+    /// refuses orders by the thousand a second, and nothing will change them. A repeat of the call reads the state again.
+    /// </summary>
+    private void LeaveIfDone()
+    {
+        if (!Exists || state.State.Status is ReservationStatus.Shipped or ReservationStatus.Released or ReservationStatus.Expired
+            or ReservationStatus.Refused)
+        {
+            DeactivateOnIdle();
+        }
+    }
+
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (Exists && state.State.Status == ReservationStatus.Pending)
@@ -174,8 +195,14 @@ public sealed partial class ReservationGrain(
     {
         _expiryTimer?.Dispose();
         var wait = state.State.ExpiresAt - time.GetUtcNow();
-        _expiryTimer = this.RegisterGrainTimer(static (grain, _) => grain.SettleAsync(), this,
+        _expiryTimer = this.RegisterGrainTimer(static (grain, _) => grain.ExpireOnTimeAsync(), this,
             new GrainTimerCreationOptions(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, Timeout.InfiniteTimeSpan) { Interleave = false });
+    }
+
+    private async Task ExpireOnTimeAsync()
+    {
+        await SettleAsync();
+        LeaveIfDone();
     }
 
     private async Task<ReservationResult> TransitionAsync(

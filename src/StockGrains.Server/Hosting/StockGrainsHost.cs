@@ -42,6 +42,8 @@ public static partial class StockGrainsHost
         services.AddOptions<StockGrainsOptions>().BindConfiguration(StockGrainsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StockLineOptions>().BindConfiguration(StockLineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ReservationOptions>().BindConfiguration(ReservationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<Orleans.Configuration.GrainCollectionOptions>().Configure<IOptions<ReservationOptions>>((collection, orders) =>
+            collection.ClassSpecificCollectionAge[typeof(ReservationGrain).FullName!] = TimeSpan.FromSeconds(orders.Value.IdleSeconds));
 
         // Options are read here once to wire the silo; ValidateOnStart reports the same values clearly if they are wrong.
         var settings = builder.Configuration.GetSection(StockGrainsOptions.Section).Get<StockGrainsOptions>() ?? new StockGrainsOptions();

@@ -65,6 +65,50 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
         Assert.Equal((4L, 0L, 0L), (lineB.OnHand, lineB.Reserved, lineB.Committed));
     }
 
+    // Proves orders that have ended (shipped, released, refused) or never existed leave memory when their call ends, a
+    // pending one stays, and an order that left still answers with its stored status.
+    [Fact]
+    public async Task Orders_that_have_ended_leave_memory_and_pending_ones_stay()
+    {
+        var a = await StockedAsync(10);
+        var pending = Order();
+        var shipped = Order();
+        var released = Order();
+        var refused = Order();
+        var unknown = Order();
+        PlaceReservation One(long quantity) => new([new(a.Sku, a.Warehouse, quantity)], 600, "checkout");
+        Assert.Equal(ReservationOutcome.Placed, (await pending.PlaceAsync(One(1))).Outcome);
+        Assert.Equal(ReservationOutcome.Placed, (await shipped.PlaceAsync(One(1))).Outcome);
+        Assert.Equal(ReservationOutcome.Committed, (await shipped.CommitAsync("checkout")).Outcome);
+        Assert.Equal(ReservationOutcome.Shipped, (await shipped.ShipAsync("checkout")).Outcome);
+        Assert.Equal(ReservationOutcome.Placed, (await released.PlaceAsync(One(1))).Outcome);
+        Assert.Equal(ReservationOutcome.Released, (await released.ReleaseAsync("checkout")).Outcome);
+        Assert.Equal(ReservationOutcome.InsufficientStock, (await refused.PlaceAsync(One(100))).Outcome);
+        Assert.Equal(ReservationOutcome.NotFound, (await unknown.GetAsync()).Outcome);
+
+        // Deactivation runs after the call has answered, so the list is read until it settles (at most 5 s).
+        var management = Host.Grains.GetGrain<IManagementGrain>(0);
+        var type = pending.GetGrainId().Type;
+        var gone = new[] { shipped, released, refused, unknown }.Select(o => o.GetGrainId()).ToHashSet();
+        List<GrainId> active = [];
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            active = await management.GetActiveGrains(type);
+            if (!active.Any(gone.Contains))
+            {
+                break;
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Contains(pending.GetGrainId(), active);
+        Assert.DoesNotContain(active, gone.Contains);
+        Assert.Equal(ReservationStatus.Shipped, (await shipped.GetAsync()).Reservation!.Status);
+        Assert.Equal(ReservationStatus.Released, (await released.GetAsync()).Reservation!.Status);
+        Assert.Equal(ReservationOutcome.InsufficientStock, (await refused.PlaceAsync(One(100))).Outcome);
+    }
+
     // Proves an order expires at its stored time: every line's hold is let go, and commit afterwards is refused.
     [Fact]
     public async Task An_order_expires_at_its_time_and_frees_every_line()
