@@ -38,8 +38,8 @@ public sealed partial class AvailabilityPublisher : BackgroundService
     }
 
     /// <summary>
-    /// Lines with a view waiting to be sent. It never exceeds the silo's active lines: a line waits with its latest view
-    /// only, whatever it changed since the last send.
+    /// Lines with a view waiting to be sent. It never exceeds the lines that changed since the last send: a line waits
+    /// with its latest view only, whatever it changed in between.
     /// </summary>
     public int Waiting => _latest.Count;
 
@@ -55,7 +55,9 @@ public sealed partial class AvailabilityPublisher : BackgroundService
         }
 
         var byShard = new Dictionary<int, List<StockLineView>>();
-        foreach (var line in _latest.Keys)
+        // Enumerating the dictionary itself takes none of its locks (its Keys would take all of them and stall every
+        // line's Publish while it copied them).
+        foreach (var (line, _) in _latest)
         {
             // A view published after the key was read and before it is taken is the newer one, and it is the one sent.
             if (_latest.TryRemove(line, out var view))
@@ -103,7 +105,7 @@ public sealed partial class AvailabilityPublisher : BackgroundService
 
     /// <summary>
     /// The message is one-way: the read model never decides anything, so a lost message only delays it until the line's
-    /// next change, and a shard that activates again rebuilds from the store.
+    /// next change, or until the shard reads the SKU from the store again (<see cref="AvailabilityShardGrain.RefreshAfter"/>).
     /// </summary>
     private void Send(int shard, StockLineView[] lines)
     {
@@ -125,6 +127,6 @@ public sealed partial class AvailabilityPublisher : BackgroundService
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Sending {Count} lines' availability to shard {Shard} failed; they are sent again at their next change.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sending {Count} lines' availability to shard {Shard} failed; they are sent again at their next change, or read from the store within a minute.")]
     private static partial void LogSendFailed(ILogger logger, Exception? exception, int shard, int count);
 }

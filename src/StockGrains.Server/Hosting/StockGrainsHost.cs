@@ -65,7 +65,6 @@ public static partial class StockGrainsHost
         services.AddSingleton<Reconciliation>();
         services.AddSingleton<OpenAlertsMetric>();
         services.AddSingleton<AvailabilityPublisher>();
-        services.AddHostedService(sp => sp.GetRequiredService<AvailabilityPublisher>());
         if (settings.Store == StoreKind.PostgreSql)
         {
             var database = new PostgresDatabase(settings.ConnectionString!);
@@ -106,6 +105,10 @@ public static partial class StockGrainsHost
                 OrleansStorage.Configure(silo, SqliteDatabase.Invariant, database.ConnectionString);
             });
         }
+
+        // Registered after the silo, so it starts after it and stops before it: its last send goes out while the silo
+        // can still deliver it.
+        services.AddHostedService(sp => sp.GetRequiredService<AvailabilityPublisher>());
 
         services.ConfigureHttpJsonOptions(o =>
         {
