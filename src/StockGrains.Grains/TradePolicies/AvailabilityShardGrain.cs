@@ -50,33 +50,22 @@ public sealed partial class AvailabilityShardGrain(ILedgerStore store, StockGrai
     public async Task<IReadOnlyList<WarehouseAvailability>> GetAsync(string sku, IReadOnlyList<string> warehouses)
     {
         var known = Of(sku);
-        if (!known.Rebuilt)
+        if (known.Rebuilding is not { IsCompleted: false } && (known.RebuiltAt is not { } at || time.GetUtcNow() - at >= RefreshAfter))
         {
-            // Readers that arrive while the SKU is rebuilt wait for the same query; a failed one is tried again by the next read.
-            var rebuilding = known.Rebuilding is { IsCompleted: false } running ? running : known.Rebuilding = RebuildAsync(sku, known);
-            try
-            {
-                await rebuilding;
-            }
-            catch
-            {
-                if (known.Rebuilding == rebuilding)
-                {
-                    known.Rebuilding = null;
-                }
+            known.Rebuilding = known.RebuiltAt is null ? RebuildAsync(sku, known) : RefreshAsync(sku, known);
+        }
 
-                throw;
-            }
+        if (known.RebuiltAt is null)
+        {
+            // Readers that arrive while the SKU is first rebuilt wait for the same query; after a failed one, the next
+            // read starts another.
+            await known.Rebuilding!;
 
             // A SKU no line has is not kept, so reads of SKUs that do not exist cannot fill the shard.
             if (known.Warehouses.Count == 0 && _skus.TryGetValue(sku, out var kept) && kept == known)
             {
                 _skus.Remove(sku);
             }
-        }
-        else if (known.Rebuilding is not { IsCompleted: false } && time.GetUtcNow() - known.RebuiltAt >= RefreshAfter)
-        {
-            known.Rebuilding = RefreshAsync(sku, known);
         }
 
         return warehouses.Select(w => (known.Warehouses.TryGetValue(w, out var b) ? b : default).Of(w)).ToList();
@@ -108,7 +97,6 @@ public sealed partial class AvailabilityShardGrain(ILedgerStore store, StockGrai
                 latest.AlertCauseAfter is not null, latest.Sequence));
         }
 
-        known.Rebuilt = true;
         known.RebuiltAt = startedAt;
     }
 
@@ -145,10 +133,8 @@ public sealed partial class AvailabilityShardGrain(ILedgerStore store, StockGrai
     {
         public Dictionary<string, Balance> Warehouses { get; } = new(StringComparer.Ordinal);
 
-        public bool Rebuilt { get; set; }
-
-        /// <summary>When the last rebuild's query started (business time).</summary>
-        public DateTimeOffset RebuiltAt { get; set; }
+        /// <summary>When the last rebuild's query started (business time); null until the first one succeeds.</summary>
+        public DateTimeOffset? RebuiltAt { get; set; }
 
         public Task? Rebuilding { get; set; }
 

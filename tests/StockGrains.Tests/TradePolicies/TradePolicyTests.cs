@@ -1,7 +1,6 @@
 using System.Text.Json;
 using StockGrains.Grains.TradePolicies;
 using StockGrains.Stock;
-using StockGrains.TradePolicies;
 using StockGrains.Tests.Infrastructure;
 
 namespace StockGrains.Tests.TradePolicies;
@@ -225,36 +224,19 @@ public sealed class TradePolicyTests(ServerFixture fixture)
     {
         var sku = Fresh.Id("sku");
         string seen = Fresh.Id("w"), lost = Fresh.Id("w");
-        await fixture.Host.Grains.GetGrain<IStockLineGrain>(StockKey.Create(seen, sku).ToString()).ReceiveAsync(new ReceiveCommand("in", 5, "op"));
-        Assert.Equal(5, await AvailableWhenAsync(sku, seen, [seen, lost], 5));
+        var policy = await PolicyAsync("priority", seen, lost);
+        await Http.PostJsonAsync($"/v1/stock/{seen}/{sku}/receipts", new { quantity = 5 });
+        await AvailabilityAsync(sku, policy, b => b.Long("available") == 5);
 
         // The other warehouse's receipt is durable, but no line is active to push it: only the store knows.
-        var at = fixture.Host.Clock.GetUtcNow();
         await fixture.Host.Store.AppendAsync(StockKey.Create(lost, sku).ToString(), 0,
-            [new LedgerEntry(1, LedgerEntryKind.Received, 7, null, null, Fresh.Id("op"), "op", null, at, 7, 0, 0, 0, NegativeStockPolicy.Block, null, "receive|7|")]);
-        Assert.Equal(0, await AvailableAsync(sku, lost, [seen, lost]));
+            [new LedgerEntry(1, LedgerEntryKind.Received, 7, null, null, Fresh.Id("op"), "op", null, fixture.Host.Clock.GetUtcNow(), 7, 0, 0, 0,
+                NegativeStockPolicy.Block, null, "receive|7|")]);
+        var (_, before) = await Http.GetJsonAsync($"/v1/availability/{sku}?tradePolicy={policy}");
+        Assert.Equal(5, before.Long("available"));
 
         fixture.Host.Clock.Advance(AvailabilityShardGrain.RefreshAfter);
-        Assert.Equal(7, await AvailableWhenAsync(sku, lost, [seen, lost], 7));
-        Assert.Equal(5, await AvailableAsync(sku, seen, [seen, lost]));
-    }
-
-    private async Task<long> AvailableAsync(string sku, string warehouse, string[] warehouses) =>
-        (await fixture.Host.Grains.AvailabilityAsync(sku, warehouses)).Single(w => w.Warehouse == warehouse).Available;
-
-    /// <summary>Reads until the warehouse shows <paramref name="expected"/>, at most 5 s, and returns the last answer.</summary>
-    private async Task<long> AvailableWhenAsync(string sku, string warehouse, string[] warehouses, long expected)
-    {
-        var available = long.MinValue;
-        for (var attempt = 0; attempt < 50 && available != expected; attempt++)
-        {
-            available = await AvailableAsync(sku, warehouse, warehouses);
-            if (available != expected)
-            {
-                await Task.Delay(100, TestContext.Current.CancellationToken);
-            }
-        }
-
-        return available;
+        var after = await AvailabilityAsync(sku, policy, b => b.Long("available") == 12);
+        Assert.Equal(12, after.Long("available"));
     }
 }
