@@ -109,7 +109,12 @@ public sealed record LoadOptions
     public bool Embedded => Target == "embedded" || (Target == "orleans" && Gateway is null) || (Target == "http" && Url is null);
 
     /// <summary>The path reservations take: what <see cref="Via"/> says, or the target's natural one.</summary>
-    public string EffectiveVia => Scenario == "orders" ? "orders" : Via ?? (Target == "http" ? "orders" : "lines");
+    public string EffectiveVia => Scenario switch
+    {
+        "orders" => "orders",
+        "reads" => "availability",
+        _ => Via ?? (Target == "http" ? "orders" : "lines"),
+    };
 
     /// <summary>Rounds of one invocation at most: twenty runs of each target are already most of an hour at the defaults.</summary>
     public const int MaxRounds = 20;
@@ -119,11 +124,14 @@ public sealed record LoadOptions
 
         Usage: dotnet run --project src/StockGrains.LoadGenerator -c Release -- [options]
 
-          --scenario flash-sale|uniform|orders|activation
+          --scenario flash-sale|uniform|orders|reads|activation
                                           one hot SKU; reservations over --skus SKUs; orders of
                                           1-3 lines allocated by a trade policy over 3 warehouses;
-                                          or --skus lines made active (a receipt and a hold each):
-                                          bytes per active line, re-activation rate, idle lines go  (flash-sale)
+                                          one hot SKU's availability over a trade policy of 3
+                                          warehouses, read (a product page's "in stock"), never
+                                          changed; or --skus lines made active (a receipt and a
+                                          hold each): bytes per active line, re-activation rate,
+                                          idle lines go                                            (flash-sale)
           --callers N                     simultaneous callers, closed loop, 1-4096                (64)
           --rate N                        open loop instead: N arrivals per second, 1-1000000
           --duration SECONDS              how long to fire, 1-3600                                 (10)
@@ -164,8 +172,10 @@ public sealed record LoadOptions
                                           baseline) and print their names; by default they are dropped
 
         Baselines, the same workload one after the other, each with its own invariant check:
-          --postgres-baseline             a conditional UPDATE per reservation on PostgreSQL (needs --connection)
+          --postgres-baseline             a conditional UPDATE per reservation on PostgreSQL (needs --connection);
+                                          with --scenario reads, a SELECT of the SKU's rows in the 3 warehouses
           --redis-baseline                a Lua check-and-decrement per reservation on Redis (needs --redis);
+                                          with --scenario reads, an MGET of the SKU's 3 counts;
                                           start one with: bash deploy/redis-local.sh start DIR PORT
           --redis HOST:PORT               the Redis of the baseline
           --half-peak                     after the closed loop, run StockGrains again as an open loop
@@ -196,7 +206,7 @@ public sealed record LoadOptions
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
             options = args[i] switch
             {
-                "--scenario" => options with { Scenario = OneOf(Next(), "--scenario", "flash-sale", "uniform", "orders", "activation") },
+                "--scenario" => options with { Scenario = OneOf(Next(), "--scenario", "flash-sale", "uniform", "orders", "reads", "activation") },
                 "--callers" => options with { Callers = Bounded(Next(), 1, 4096, "--callers") },
                 "--rate" => options with { Rate = Bounded(Next(), 1, 1_000_000, "--rate") },
                 "--duration" => options with { Duration = TimeSpan.FromSeconds(Bounded(Next(), 1, 3600, "--duration")) },
@@ -234,6 +244,7 @@ public sealed record LoadOptions
         Check(options.ApiKey is null || options.Target == "http", "--api-key goes with --target http.");
         Check(!(options.Target == "http" && options.Via == "lines"), "--target http reserves through orders (POST /v1/reservations); --via lines is not available over HTTP.");
         Check(!(options.Scenario == "orders" && options.Via == "lines"), "--scenario orders places orders; --via lines does not apply.");
+        Check(!(options.Scenario == "reads" && options.Via is not null), "--scenario reads reads availability; --via does not apply.");
         Check(!options.Commits || options.Scenario is "flash-sale" or "uniform",
             "--then finishes the holds of one-unit reservations: it needs --scenario flash-sale or uniform.");
 

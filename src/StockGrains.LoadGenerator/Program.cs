@@ -33,7 +33,12 @@ if (options.Scenario == "activation")
 var target = options.Target + (options.Embedded ? $" (embedded server, store {options.Store})" : " (external server)");
 Console.WriteLine($"{options.Scenario}: " + (options.Rate > 0 ? $"{options.Rate:N0} arrivals/s" : $"{options.Callers} callers") +
     $" for {options.Duration.TotalSeconds:N0} s, stock {options.Stock:N0}" +
-    (options.Scenario == "flash-sale" ? " on one hot SKU" : $" on each of {options.Skus:N0} SKUs") +
+    options.Scenario switch
+    {
+        "flash-sale" => " on one hot SKU",
+        "reads" => " in each of 3 warehouses of one hot SKU",
+        _ => $" on each of {options.Skus:N0} SKUs",
+    } +
     $", target {target} via {options.EffectiveVia}" + (options.Commits ? $", then {options.Then} each hold" : ""));
 
 // The GC and the JIT's settings change the figures more than most code changes do (the tail latency, the warm-up),

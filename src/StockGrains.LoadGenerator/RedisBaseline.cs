@@ -9,6 +9,10 @@ namespace StockGrains.LoadGenerator;
 /// </summary>
 public static class RedisBaseline
 {
+    public const string Name = "Redis Lua check-and-decrement";
+
+    public const string ReadsName = "Redis MGET";
+
     /// <summary>
     /// KEYS[1] is the SKU's count, ARGV[1] the quantity. Redis runs a script alone, so nothing can come between the
     /// check and the decrement. Answers 1 when the units were taken, 0 when there were too few.
@@ -41,12 +45,7 @@ public static class RedisBaseline
 
     public static async Task<Report> RunAsync(LoadOptions options, string run, string[] skus, TextWriter? progress, CancellationToken cancellationToken)
     {
-        var configuration = ConfigurationOptions.Parse(options.Redis!);
-        configuration.AbortOnConnectFail = true;
-        configuration.AllowAdmin = true;
-        configuration.ConnectTimeout = 5_000;
-        configuration.AsyncTimeout = 30_000;
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+        await using var redis = await ConnectAsync(options);
         var db = redis.GetDatabase();
         var notes = new List<string>();
         await CheckDurabilityAsync(redis, notes);
@@ -149,7 +148,47 @@ public static class RedisBaseline
             await db.KeyDeleteAsync(chunk);
         }
 
-        return Report.From("Redis Lua check-and-decrement", recorder, seconds, 0, violations, notes);
+        return Report.From(Name, recorder, seconds, 0, violations, notes);
+    }
+
+    /// <summary>
+    /// The reads' baseline: a SKU's count in each warehouse as a key of its own, read with one <c>MGET</c> and summed
+    /// (a count below zero as none), the way a shop that keeps stock in Redis shows a product page's availability.
+    /// </summary>
+    public static async Task<Report> RunReadsAsync(LoadOptions options, string run, string sku, IReadOnlyList<string> warehouses, TextWriter? progress,
+        CancellationToken cancellationToken)
+    {
+        await using var redis = await ConnectAsync(options);
+        var db = redis.GetDatabase();
+        var keys = warehouses.Select(w => (RedisKey)$"stockgrains-load:{run}:{w}:{sku}").ToArray();
+        await db.StringSetAsync(keys.Select(k => new KeyValuePair<RedisKey, RedisValue>(k, options.Stock)).ToArray());
+        var expected = options.Stock * keys.Length;
+        long wrong = 0;
+        var (recorder, seconds) = await Load.FireAsync(options, progress, await ServerCpu.RedisAsync(redis), async (_, _, _) =>
+        {
+            var counts = await db.StringGetAsync(keys);
+            var available = counts.Sum(c => Math.Max(0, (long)c));
+            if (available == expected)
+            {
+                return true;
+            }
+
+            Interlocked.Increment(ref wrong);
+            return false;
+        }, cancellationToken);
+
+        await db.KeyDeleteAsync(keys);
+        return Report.From(ReadsName, recorder, seconds, 0, wrong == 0 ? [] : [$"{wrong} reads answered other than {expected}"]);
+    }
+
+    private static async Task<ConnectionMultiplexer> ConnectAsync(LoadOptions options)
+    {
+        var configuration = ConfigurationOptions.Parse(options.Redis!);
+        configuration.AbortOnConnectFail = true;
+        configuration.AllowAdmin = true;
+        configuration.ConnectTimeout = 5_000;
+        configuration.AsyncTimeout = 30_000;
+        return await ConnectionMultiplexer.ConnectAsync(configuration);
     }
 
     /// <summary>Reads back whether writes reach the disk before Redis answers; a baseline that is not durable says so.</summary>

@@ -24,7 +24,12 @@ public static class Rounds
     {
         ["postgresRowLock"] = "StockGrains / PostgreSQL row lock",
         ["redisLua"] = "StockGrains / Redis Lua",
+        ["postgresSelect"] = "StockGrains / PostgreSQL SELECT",
+        ["redisMget"] = "StockGrains / Redis MGET",
     };
+
+    /// <summary>How the ratio called <paramref name="name"/> reads in a summary.</summary>
+    public static string Label(string name) => Labels.GetValueOrDefault(name, name);
 
     public static async Task<IReadOnlyList<Round>> RunAsync(LoadOptions options, TextWriter output, TextWriter? progress,
         CancellationToken cancellationToken = default)
@@ -48,7 +53,7 @@ public static class Rounds
         {
             foreach (var (name, summary) in Summarize(rounds.ConvertAll(r => r.Ratios)))
             {
-                output.WriteLine($"over {summary.Rounds} rounds, {Labels.GetValueOrDefault(name, name)}: median {summary.Median:F1}x " +
+                output.WriteLine($"over {summary.Rounds} rounds, {Label(name)}: median {summary.Median:F1}x " +
                     $"(lowest {summary.Min:F1}x, highest {summary.Max:F1}x)");
             }
 

@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Npgsql;
+using StockGrains.Grains.Storage;
+using StockGrains.Grains.TradePolicies;
 using StockGrains.Stock;
 
 namespace StockGrains.LoadGenerator;
@@ -25,7 +28,10 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     /// </summary>
     private readonly string _run = $"lg{Guid.NewGuid():N}"[..10];
 
-    /// <summary>StockGrains' throughput over each baseline's, by baseline: <c>postgresRowLock</c>, <c>redisLua</c>.</summary>
+    /// <summary>
+    /// StockGrains' throughput over each baseline's, by baseline: <c>postgresRowLock</c> and <c>redisLua</c>, or for
+    /// reads <c>postgresSelect</c> and <c>redisMget</c>.
+    /// </summary>
     public IReadOnlyDictionary<string, double> Ratios { get; private set; } = new Dictionary<string, double>();
 
     /// <summary>With <see cref="LoadOptions.HalfPeak"/>: the open loop at half of the peak just measured.</summary>
@@ -47,29 +53,27 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         }
 
         var ratios = new Dictionary<string, double>();
+        var reads = options.Scenario == "reads";
         if (options.PostgresBaseline)
         {
-            reports.Add(await RunPostgresBaselineAsync(cancellationToken));
+            reports.Add(reads ? await RunPostgresReadsAsync(cancellationToken) : await RunPostgresBaselineAsync(cancellationToken));
             output.WriteLine(reports[^1]);
-            ratios["postgresRowLock"] = reports[0].PerSecond / Math.Max(1, reports[^1].PerSecond);
+            ratios[reads ? "postgresSelect" : "postgresRowLock"] = reports[0].PerSecond / Math.Max(1, reports[^1].PerSecond);
         }
 
         if (options.RedisBaseline)
         {
-            Header("Redis Lua check-and-decrement");
-            reports.Add(await RedisBaseline.RunAsync(options, _run, Skus(), progress, cancellationToken));
+            Header(reads ? RedisBaseline.ReadsName : RedisBaseline.Name);
+            reports.Add(reads
+                ? await RedisBaseline.RunReadsAsync(options, _run, Skus()[0], OrderWarehouses, progress, cancellationToken)
+                : await RedisBaseline.RunAsync(options, _run, Skus(), progress, cancellationToken));
             output.WriteLine(reports[^1]);
-            ratios["redisLua"] = reports[0].PerSecond / Math.Max(1, reports[^1].PerSecond);
+            ratios[reads ? "redisMget" : "redisLua"] = reports[0].PerSecond / Math.Max(1, reports[^1].PerSecond);
         }
 
-        if (ratios.TryGetValue("postgresRowLock", out var postgres))
+        foreach (var (name, ratio) in ratios)
         {
-            output.WriteLine($"StockGrains / PostgreSQL row lock: {postgres:F1}x");
-        }
-
-        if (ratios.TryGetValue("redisLua", out var redis))
-        {
-            output.WriteLine($"StockGrains / Redis Lua: {redis:F1}x");
+            output.WriteLine($"{Rounds.Label(name)}: {ratio:F1}x");
         }
 
         Ratios = ratios;
@@ -86,7 +90,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     private Dictionary<int, List<string>> IdsByLine(IEnumerable<Acknowledged> recorded) =>
         recorded.GroupBy(a => a.Line).ToDictionary(g => g.Key, g => g.Select(a => ReservationId(a.Caller, a.Number)).ToList());
 
-    private string[] Skus() => options.Scenario == "flash-sale"
+    private string[] Skus() => options.Scenario is "flash-sale" or "reads"
         ? [$"{_run}-hot"]
         : Enumerable.Range(0, options.Skus).Select(i => $"{_run}-{i}").ToArray();
 
@@ -126,11 +130,17 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         var appends = server?.Store.Counters.Appends ?? 0;
         var entries = server?.Store.Counters.Entries ?? 0;
         var transactions = server?.Store.Counters.Transactions ?? 0;
-        var (recorder, seconds, violations, notes) = options.Scenario == "orders"
-            ? await RunOrdersAsync(target, admin, serverCpu, cancellationToken)
-            : await RunLinesAsync(target, admin, serverCpu, cancellationToken);
-        var perAppend = server is null ? 0 : (server.Store.Counters.Entries - entries) / (double)Math.Max(1, server.Store.Counters.Appends - appends);
-        var perTransaction = server is null ? 0 : (server.Store.Counters.Entries - entries) / (double)Math.Max(1, server.Store.Counters.Transactions - transactions);
+        var (recorder, seconds, violations, notes) = options.Scenario switch
+        {
+            "orders" => await RunOrdersAsync(target, admin, serverCpu, cancellationToken),
+            "reads" => await RunReadsAsync(target, admin, server?.Store.Counters, serverCpu, cancellationToken),
+            _ => await RunLinesAsync(target, admin, serverCpu, cancellationToken),
+        };
+        // Reads write nothing: what the counters moved by was the set-up's receipts.
+        var (perAppend, perTransaction) = server is not null && options.Scenario != "reads"
+            ? ((server.Store.Counters.Entries - entries) / (double)Math.Max(1, server.Store.Counters.Appends - appends),
+                (server.Store.Counters.Entries - entries) / (double)Math.Max(1, server.Store.Counters.Transactions - transactions))
+            : (0, 0);
         return Report.From(name, recorder, seconds, perAppend, violations, notes) with { EntriesPerTransaction = perTransaction };
     }
 
@@ -218,17 +228,8 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         await Parallel.ForEachAsync(skus.SelectMany(sku => OrderWarehouses.Select(w => (w, sku))), Setup(cancellationToken),
             async (line, token) => await admin.ReceiveAsync(line.w, line.sku, options.Stock, $"{_run}-stock-{line.w}-{line.sku}", token));
 
-        // The read model guides allocation: wait (at most 200 × 50 ms) until it has seen the stock.
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            var seen = await Task.WhenAll(skus.Select(sku => admin.AvailableAsync(sku, policy, OrderWarehouses, cancellationToken)));
-            if (seen.All(available => available == options.Stock * OrderWarehouses.Length))
-            {
-                break;
-            }
-
-            await Task.Delay(50, cancellationToken);
-        }
+        // The read model guides allocation.
+        await ReadModelSeesAsync(admin, skus, policy, cancellationToken);
 
         var acknowledged = new ConcurrentBag<(string Id, IReadOnlyList<HeldLine> Lines)>();
         var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (caller, n, random) =>
@@ -270,6 +271,99 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         });
 
         return (recorder, seconds, violations.ToList(), []);
+    }
+
+    /// <summary>Waits (at most 200 × 50 ms) until the read model shows all the stock received of every SKU in the trade policy.</summary>
+    private async Task<bool> ReadModelSeesAsync(IStockTarget admin, string[] skus, string policy, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var seen = await Task.WhenAll(skus.Select(sku => admin.AvailableAsync(sku, policy, OrderWarehouses, cancellationToken)));
+            if (seen.All(available => available == options.Stock * OrderWarehouses.Length))
+            {
+                return true;
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// One hot SKU's availability over a trade policy of three warehouses, read and never changed: a product page's
+    /// "in stock" while a sale goes on. Every read must answer all the stock received. The read model answers from
+    /// memory, so with the embedded server at hand the check also counts its reads of the store: they may grow with
+    /// time (a SKU is read again from the store once a minute), never with the reads.
+    /// </summary>
+    private async Task<(Recorder, double, IReadOnlyList<string>, IReadOnlyList<string>)> RunReadsAsync(
+        IStockTarget target, IStockTarget admin, LedgerStoreCounters? counters, ServerCpu? serverCpu, CancellationToken cancellationToken)
+    {
+        var sku = Skus()[0];
+        var policy = _run;
+        var expected = options.Stock * OrderWarehouses.Length;
+        await admin.DefineTradePolicyAsync(policy, OrderWarehouses, cancellationToken);
+        await Parallel.ForEachAsync(OrderWarehouses, Setup(cancellationToken),
+            async (w, token) => await admin.ReceiveAsync(w, sku, options.Stock, $"{_run}-stock-{w}-{sku}", token));
+        var violations = new List<string>();
+        if (!await ReadModelSeesAsync(admin, [sku], policy, cancellationToken))
+        {
+            violations.Add($"the read model never showed the {expected} units of {sku} received");
+        }
+
+        var storeReads = counters?.SkuReads ?? 0;
+        var started = Stopwatch.GetTimestamp();
+        long wrong = 0, lastWrong = 0;
+        var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (_, _, _) =>
+        {
+            var available = await target.AvailableAsync(sku, policy, OrderWarehouses, cancellationToken);
+            if (available == expected)
+            {
+                return true;
+            }
+
+            Interlocked.Increment(ref wrong);
+            Interlocked.Exchange(ref lastWrong, available);
+            return false;
+        }, cancellationToken);
+
+        var notes = new List<string>();
+        long? reads = counters is null ? null : counters.SkuReads - storeReads;
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        if (reads is not null)
+        {
+            notes.Add($"the read model read the store {reads} times in {elapsed.TotalSeconds:F0} s of reads");
+        }
+
+        violations.AddRange(ReadViolations(sku, expected, wrong, lastWrong, reads, elapsed));
+        foreach (var w in OrderWarehouses)
+        {
+            var line = await admin.GetLineAsync(w, sku, cancellationToken);
+            if (line.OnHand != options.Stock || line.Reserved != 0)
+            {
+                violations.Add($"{w}/{sku} changed under reads: on hand {line.OnHand}, reserved {line.Reserved}");
+            }
+        }
+
+        return (recorder, seconds, violations, notes);
+    }
+
+    /// <summary>
+    /// What is wrong with a run of reads: reads that answered other than <paramref name="expected"/>, and reads of the
+    /// store (when they were counted) beyond the read model's first one before the run and one refresh a minute.
+    /// </summary>
+    internal static IEnumerable<string> ReadViolations(string sku, long expected, long wrong, long lastWrong, long? storeReads, TimeSpan elapsed)
+    {
+        if (wrong > 0)
+        {
+            yield return $"{wrong} reads of {sku} answered other than the {expected} units received (the last: {lastWrong})";
+        }
+
+        var allowed = (long)(elapsed / AvailabilityShardGrain.RefreshAfter) + 1;
+        if (storeReads > allowed)
+        {
+            yield return $"the read model read the store {storeReads} times in {elapsed.TotalSeconds:F0} s (at most {allowed}): reads are not answered from memory";
+        }
     }
 
     /// <summary>
@@ -332,6 +426,56 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         }
 
         return (held, problems, shipped);
+    }
+
+    /// <summary>
+    /// The reads' baseline: a shop's availability query, the SKU's stock rows in the three warehouses summed (a row below
+    /// zero counts as none, as in StockGrains' read model), one query per read.
+    /// </summary>
+    private async Task<Report> RunPostgresReadsAsync(CancellationToken cancellationToken)
+    {
+        const string Name = "PostgreSQL SELECT";
+        var database = await EmbeddedServer.FreshDatabaseAsync(options.Connection!, cancellationToken);
+        try
+        {
+            await using var source = NpgsqlDataSource.Create(database);
+            var sku = Skus()[0];
+            await using (var setup = source.CreateCommand(
+                "CREATE TABLE baseline_availability (sku text NOT NULL, warehouse text NOT NULL, on_hand bigint NOT NULL, " +
+                "reserved bigint NOT NULL DEFAULT 0, committed bigint NOT NULL DEFAULT 0, PRIMARY KEY (sku, warehouse)); " +
+                "INSERT INTO baseline_availability (sku, warehouse, on_hand) SELECT @sku, unnest(@warehouses), @stock"))
+            {
+                setup.Parameters.AddWithValue("sku", sku);
+                setup.Parameters.AddWithValue("warehouses", OrderWarehouses);
+                setup.Parameters.AddWithValue("stock", options.Stock);
+                await setup.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            Header(Name);
+            var expected = options.Stock * OrderWarehouses.Length;
+            long wrong = 0;
+            var serverCpu = await ServerCpu.PostgresAsync(source, cancellationToken);
+            var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (_, _, _) =>
+            {
+                await using var read = source.CreateCommand(
+                    "SELECT COALESCE(SUM(GREATEST(on_hand - reserved - committed, 0)), 0) FROM baseline_availability WHERE sku = @sku AND warehouse = ANY(@warehouses)");
+                read.Parameters.AddWithValue("sku", sku);
+                read.Parameters.AddWithValue("warehouses", OrderWarehouses);
+                var ok = Convert.ToInt64(await read.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) == expected;
+                if (!ok)
+                {
+                    Interlocked.Increment(ref wrong);
+                }
+
+                return ok;
+            }, cancellationToken);
+
+            return Report.From(Name, recorder, seconds, 0, wrong == 0 ? [] : [$"{wrong} reads answered other than {expected}"]);
+        }
+        finally
+        {
+            await EmbeddedServer.DropDatabaseAsync(options, database, Console.Error);
+        }
     }
 
     private static ParallelOptions Setup(CancellationToken cancellationToken) =>

@@ -104,6 +104,7 @@ public sealed class LedgerStoreCounters
     private long _transactions;
     private long _lookups;
     private long _lookupQueries;
+    private long _skuReads;
     private int _writing;
 
     public long Appends => Interlocked.Read(ref _appends);
@@ -131,6 +132,14 @@ public sealed class LedgerStoreCounters
         Interlocked.Increment(ref _lookupQueries);
         Interlocked.Add(ref _lookups, ids);
     }
+
+    /// <summary>
+    /// Reads of a SKU's latest balances (<see cref="ILedgerStore.LatestOfSkuAsync"/>): the availability read model's
+    /// rebuilds. Its reads are answered from memory, so these grow with the SKUs it rebuilds, not with the reads.
+    /// </summary>
+    public long SkuReads => Interlocked.Read(ref _skuReads);
+
+    internal void ReadSku() => Interlocked.Increment(ref _skuReads);
 
     /// <summary>Writes in the transaction the writer is writing now; 0 while it waits for work. A writer stuck on the database shows here.</summary>
     public int WritesInTransaction => Volatile.Read(ref _writing);

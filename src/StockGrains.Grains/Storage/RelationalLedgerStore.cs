@@ -263,11 +263,14 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         (await QueryAsync("SELECT line FROM stock_lines WHERE sku = @sku ORDER BY warehouse LIMIT @limit", r => r.GetString(0), cancellationToken,
             ("sku", sku), ("limit", limit))).ToList();
 
-    public Task<IReadOnlyList<(string Line, LedgerEntry Latest)>> LatestOfSkuAsync(string sku, int limit, CancellationToken cancellationToken = default) =>
-        QueryAsync(
+    public Task<IReadOnlyList<(string Line, LedgerEntry Latest)>> LatestOfSkuAsync(string sku, int limit, CancellationToken cancellationToken = default)
+    {
+        Counters.ReadSku();
+        return QueryAsync(
             $"SELECT l.line, {Prefixed("l")} FROM stock_lines s JOIN stock_ledger l ON l.line = s.line " +
             "AND l.sequence = (SELECT MAX(sequence) FROM stock_ledger m WHERE m.line = s.line) WHERE s.sku = @sku ORDER BY s.warehouse LIMIT @limit",
             r => (r.GetString(0), ReadEntry(r, 1)), cancellationToken, ("sku", sku), ("limit", limit));
+    }
 
     public async Task<IReadOnlyList<OpenAlert>> OpenAlertsAsync(int limit, CancellationToken cancellationToken = default)
     {

@@ -159,6 +159,51 @@ public sealed class LoadGeneratorTests
         Assert.True(report.Succeeded > 0);
     }
 
+    // Proves the reads scenario: every read of the hot SKU's availability answers all the stock received, the read model reads the store no more than once while answering them, and both baselines read the same figure.
+    [Fact]
+    public async Task A_short_run_of_reads_answers_every_read_from_memory_and_its_baselines_agree()
+    {
+        await using var redis = await RedisTestServer.StartAsync();
+        var options = new LoadOptions
+        {
+            Scenario = "reads", Callers = 16, Duration = TimeSpan.FromSeconds(2), Stock = 40, Store = "postgres",
+            Connection = PostgresTestDatabase.ServerConnection(), PostgresBaseline = true, RedisBaseline = true, Redis = redis.Address,
+        };
+        var runner = new Runner(options, TextWriter.Null);
+        var reports = await runner.RunAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(["StockGrains embedded availability (postgres)", "PostgreSQL SELECT", "Redis MGET"], reports.Select(r => r.Target));
+        Assert.All(reports, r => Assert.Empty(r.Violations));
+        Assert.All(reports, r => Assert.True(r.Succeeded > 0 && r.Refused == 0 && r.Failed == 0, r.ToString()));
+        Assert.Contains(reports[0].Notes, n => n.StartsWith("the read model read the store 0 times", StringComparison.Ordinal));
+        Assert.Equal(0, reports[0].EntriesPerAppend);
+        Assert.Equal(["postgresSelect", "redisMget"], runner.Ratios.Keys.Order());
+    }
+
+    // Proves the reads' check has teeth: a wrong answer, or store reads beyond one before the run and one refresh a minute, is a violation.
+    [Fact]
+    public void The_reads_check_catches_wrong_answers_and_reads_of_the_store()
+    {
+        Assert.Empty(Runner.ReadViolations("hot", 120, 0, 0, 0, TimeSpan.FromSeconds(15)));
+        Assert.Empty(Runner.ReadViolations("hot", 120, 0, 0, 1, TimeSpan.FromSeconds(15)));
+        Assert.Empty(Runner.ReadViolations("hot", 120, 0, 0, null, TimeSpan.FromSeconds(15)));
+        Assert.Empty(Runner.ReadViolations("hot", 120, 0, 0, 3, TimeSpan.FromSeconds(125)));
+        Assert.Contains("answered other than the 120 units", Assert.Single(Runner.ReadViolations("hot", 120, 2, 119, 0, TimeSpan.FromSeconds(15))),
+            StringComparison.Ordinal);
+        Assert.Contains("not answered from memory", Assert.Single(Runner.ReadViolations("hot", 120, 0, 0, 2, TimeSpan.FromSeconds(15))),
+            StringComparison.Ordinal);
+    }
+
+    // Proves reads reach availability over HTTP too (GET /v1/availability), with every read answering the stock received.
+    [Fact]
+    public async Task A_short_http_run_of_reads_holds_every_invariant()
+    {
+        var options = LoadOptions.Parse(["--scenario", "reads", "--target", "http", "--callers", "8", "--duration", "1", "--stock", "7"]);
+        var report = (await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken)).Single();
+        Assert.Empty(report.Violations);
+        Assert.Equal("StockGrains http availability (sqlite)", report.Target);
+        Assert.True(report.Succeeded > 0 && report.Refused == 0 && report.Failed == 0, report.ToString());
+    }
+
     // Proves the open loop: a fixed arrival rate runs and holds every invariant.
     [Fact]
     public async Task An_open_loop_flash_sale_holds_every_invariant()
@@ -311,6 +356,9 @@ public sealed class LoadGeneratorTests
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "http", "--url", "http://127.0.0.1:5080", "--store", "postgres", "--connection", "x"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--then", "refund"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--then", "ship", "--scenario", "orders"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--scenario", "reads", "--via", "lines"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--scenario", "reads", "--then", "commit"]));
+        Assert.Equal("availability", LoadOptions.Parse(["--scenario", "reads", "--target", "http"]).EffectiveVia);
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "0"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "21"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "2", "--scenario", "activation"]));
