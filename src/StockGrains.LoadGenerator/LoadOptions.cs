@@ -21,7 +21,7 @@ public sealed record LoadOptions
     /// <summary>Fire the same workload this long first, unrecorded, so the JIT and caches have settled (zero: none).</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.Zero;
 
-    /// <summary>Units of the hot SKU in a flash sale; of each SKU in the uniform scenario.</summary>
+    /// <summary>Units of the hot SKU in a flash sale; of each SKU in the uniform scenario; of the hot SKU in each warehouse for reads.</summary>
     public long Stock { get; init; } = 1_000_000;
 
     /// <summary>SKUs in the uniform scenario.</summary>
@@ -108,7 +108,7 @@ public sealed record LoadOptions
     /// <summary>True when the run starts a StockGrains server in this process.</summary>
     public bool Embedded => Target == "embedded" || (Target == "orleans" && Gateway is null) || (Target == "http" && Url is null);
 
-    /// <summary>The path reservations take: what <see cref="Via"/> says, or the target's natural one.</summary>
+    /// <summary>The path requests take: what <see cref="Via"/> says, or the target's natural one; <c>availability</c> for reads.</summary>
     public string EffectiveVia => Scenario switch
     {
         "orders" => "orders",
@@ -137,13 +137,15 @@ public sealed record LoadOptions
           --duration SECONDS              how long to fire, 1-3600                                 (10)
           --warmup SECONDS                fire this long first without recording, 0-600 (what it
                                           reserves still counts in the invariant check)           (0)
-          --stock N                       units of the hot SKU, or of each SKU, 1-1000000000       (1000000)
+          --stock N                       units of the hot SKU, or of each SKU (reads: of the hot
+                                          SKU in each of its 3 warehouses), 1-1000000000           (1000000)
           --skus N                        SKUs in the uniform and orders scenarios, 1-1000000      (10000)
 
         How StockGrains is called:
           --target embedded|orleans|http  embedded: an in-process server, called through its own grain
                                           factory; orleans: a separate Orleans client over TCP; http:
-                                          POST /v1/reservations over HTTP                          (embedded)
+                                          POST /v1/reservations over HTTP (reads: GET
+                                          /v1/availability/{sku})                                  (embedded)
           --via lines|orders              reserve on the stock line (IStockLineGrain.ReserveAsync), or
                                           place a one-line order (IReservationGrain.PlaceAsync), which
                                           is the path HTTP takes; http supports only orders  (lines; http: orders)
@@ -168,6 +170,7 @@ public sealed record LoadOptions
           --store sqlite|postgres         its store                                                (sqlite)
           --connection STRING             PostgreSQL connection string (store, baseline, membership)
           --broken-skip-stock-check       a deliberately broken server; the check must catch it
+                                          (not with reads, which take no stock)
           --keep-databases                keep the PostgreSQL databases the run creates (server and
                                           baseline) and print their names; by default they are dropped
 
@@ -190,7 +193,9 @@ public sealed record LoadOptions
 
         Every second of a run prints that second's successes, 99th percentile, refusals and errors to
         standard error. The invariant check reads back each line and its durable ledger (through the
-        embedded server's store, or through the target for an external server). Each report also gives
+        embedded server's store, or through the target for an external server); after reads it checks
+        every answer and the lines' balances, and counts the read model's reads of the embedded
+        server's store. Each report also gives
         the processor time of a request (cpu/req): this process's, and its database server's when that
         runs on this machine, which shows where a request's cost lies.
 
@@ -245,6 +250,8 @@ public sealed record LoadOptions
         Check(!(options.Target == "http" && options.Via == "lines"), "--target http reserves through orders (POST /v1/reservations); --via lines is not available over HTTP.");
         Check(!(options.Scenario == "orders" && options.Via == "lines"), "--scenario orders places orders; --via lines does not apply.");
         Check(!(options.Scenario == "reads" && options.Via is not null), "--scenario reads reads availability; --via does not apply.");
+        Check(!(options.Scenario == "reads" && options.BrokenSkipStockCheck),
+            "--broken-skip-stock-check breaks reservations, and --scenario reads makes none: the check could not catch it.");
         Check(!options.Commits || options.Scenario is "flash-sale" or "uniform",
             "--then finishes the holds of one-unit reservations: it needs --scenario flash-sale or uniform.");
 

@@ -164,20 +164,29 @@ public static class RedisBaseline
         await db.StringSetAsync(keys.Select(k => new KeyValuePair<RedisKey, RedisValue>(k, options.Stock)).ToArray());
         var expected = options.Stock * keys.Length;
         long wrong = 0;
-        var (recorder, seconds) = await Load.FireAsync(options, progress, await ServerCpu.RedisAsync(redis), async (_, _, _) =>
+        Recorder recorder;
+        double seconds;
+        try
         {
-            var counts = await db.StringGetAsync(keys);
-            var available = counts.Sum(c => Math.Max(0, (long)c));
-            if (available == expected)
+            (recorder, seconds) = await Load.FireAsync(options, progress, await ServerCpu.RedisAsync(redis), async (_, _, _) =>
             {
-                return true;
-            }
+                var counts = await db.StringGetAsync(keys);
+                var available = counts.Sum(c => Math.Max(0, (long)c));
+                if (available == expected)
+                {
+                    return true;
+                }
 
-            Interlocked.Increment(ref wrong);
-            return false;
-        }, cancellationToken);
+                Interlocked.Increment(ref wrong);
+                return false;
+            }, cancellationToken);
+        }
+        finally
+        {
+            // A cancelled run leaves nothing of its own in a Redis that others may share.
+            await db.KeyDeleteAsync(keys);
+        }
 
-        await db.KeyDeleteAsync(keys);
         return Report.From(ReadsName, recorder, seconds, 0, wrong == 0 ? [] : [$"{wrong} reads answered other than {expected}"]);
     }
 

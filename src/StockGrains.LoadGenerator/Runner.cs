@@ -71,9 +71,13 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             ratios[reads ? "redisMget" : "redisLua"] = reports[0].PerSecond / Math.Max(1, reports[^1].PerSecond);
         }
 
-        foreach (var (name, ratio) in ratios)
+        // The row lock (or SELECT) first and Redis second, whatever order the dictionary keeps.
+        foreach (var name in (string[])["postgresRowLock", "postgresSelect", "redisLua", "redisMget"])
         {
-            output.WriteLine($"{Rounds.Label(name)}: {ratio:F1}x");
+            if (ratios.TryGetValue(name, out var ratio))
+            {
+                output.WriteLine($"{Rounds.Label(name)}: {ratio:F1}x");
+            }
         }
 
         Ratios = ratios;
@@ -330,10 +334,9 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         var notes = new List<string>();
         long? reads = counters is null ? null : counters.SkuReads - storeReads;
         var elapsed = Stopwatch.GetElapsedTime(started);
-        if (reads is not null)
-        {
-            notes.Add($"the read model read the store {reads} times in {elapsed.TotalSeconds:F0} s of reads");
-        }
+        notes.Add(reads is null
+            ? "the read model's reads of the store were not counted: that needs the embedded server"
+            : $"the read model read the store {reads} times in {elapsed.TotalSeconds:F0} s of reads");
 
         violations.AddRange(ReadViolations(sku, expected, wrong, lastWrong, reads, elapsed));
         foreach (var w in OrderWarehouses)
@@ -350,7 +353,8 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
 
     /// <summary>
     /// What is wrong with a run of reads: reads that answered other than <paramref name="expected"/>, and reads of the
-    /// store (when they were counted) beyond the read model's first one before the run and one refresh a minute.
+    /// store (when they were counted, from after the read model's first rebuild) beyond its refreshes: at most one per
+    /// <see cref="AvailabilityShardGrain.RefreshAfter"/>, and one more for a refresh that falls due early in the window.
     /// </summary>
     internal static IEnumerable<string> ReadViolations(string sku, long expected, long wrong, long lastWrong, long? storeReads, TimeSpan elapsed)
     {
@@ -438,7 +442,12 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         var database = await EmbeddedServer.FreshDatabaseAsync(options.Connection!, cancellationToken);
         try
         {
-            await using var source = NpgsqlDataSource.Create(database);
+            // Prepared, as StockGrains' own store prepares its statements: for a read of three rows by key, parsing
+            // and planning afresh every time would be much of the baseline's cost, and the ratio would flatter StockGrains.
+            var builder = new NpgsqlDataSourceBuilder(database);
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 8;
+            builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+            await using var source = builder.Build();
             var sku = Skus()[0];
             await using (var setup = source.CreateCommand(
                 "CREATE TABLE baseline_availability (sku text NOT NULL, warehouse text NOT NULL, on_hand bigint NOT NULL, " +

@@ -135,7 +135,9 @@ public sealed class LedgerStoreCounters
 
     /// <summary>
     /// Reads of a SKU's latest balances (<see cref="ILedgerStore.LatestOfSkuAsync"/>): the availability read model's
-    /// rebuilds. Its reads are answered from memory, so these grow with the SKUs it rebuilds, not with the reads.
+    /// rebuilds. It answers reads from memory, so these grow with the SKUs it rebuilds and its refreshes (one a minute
+    /// for a SKU being read), not with the reads; the exceptions are a SKU no line has and a shard past its SKU limit,
+    /// which are read from the store every time.
     /// </summary>
     public long SkuReads => Interlocked.Read(ref _skuReads);
 

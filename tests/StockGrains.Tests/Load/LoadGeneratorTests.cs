@@ -159,7 +159,7 @@ public sealed class LoadGeneratorTests
         Assert.True(report.Succeeded > 0);
     }
 
-    // Proves the reads scenario: every read of the hot SKU's availability answers all the stock received, the read model reads the store no more than once while answering them, and both baselines read the same figure.
+    // Proves the reads scenario: every read of the hot SKU's availability answers all the stock received, the read model never reads the store while answering them, and both baselines read the same figure.
     [Fact]
     public async Task A_short_run_of_reads_answers_every_read_from_memory_and_its_baselines_agree()
     {
@@ -175,11 +175,10 @@ public sealed class LoadGeneratorTests
         Assert.All(reports, r => Assert.Empty(r.Violations));
         Assert.All(reports, r => Assert.True(r.Succeeded > 0 && r.Refused == 0 && r.Failed == 0, r.ToString()));
         Assert.Contains(reports[0].Notes, n => n.StartsWith("the read model read the store 0 times", StringComparison.Ordinal));
-        Assert.Equal(0, reports[0].EntriesPerAppend);
         Assert.Equal(["postgresSelect", "redisMget"], runner.Ratios.Keys.Order());
     }
 
-    // Proves the reads' check has teeth: a wrong answer, or store reads beyond one before the run and one refresh a minute, is a violation.
+    // Proves the reads' check has teeth: a wrong answer, or more store reads than one refresh a minute (and one that falls due early), is a violation.
     [Fact]
     public void The_reads_check_catches_wrong_answers_and_reads_of_the_store()
     {
@@ -358,6 +357,7 @@ public sealed class LoadGeneratorTests
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--then", "ship", "--scenario", "orders"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--scenario", "reads", "--via", "lines"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--scenario", "reads", "--then", "commit"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--scenario", "reads", "--broken-skip-stock-check"]));
         Assert.Equal("availability", LoadOptions.Parse(["--scenario", "reads", "--target", "http"]).EffectiveVia);
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "0"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--rounds", "21"]));

@@ -285,6 +285,23 @@ public abstract class LedgerStoreContractTests
         Assert.Contains(line, await store.LinesOfSkuAsync("pages", 100));
     }
 
+    // Proves a SKU's latest balances come from the last entry of each of its lines, in warehouse order, no other SKU's, and that each such read is counted (the count the load generator's reads check relies on).
+    [Fact]
+    public async Task The_latest_entry_of_each_line_of_a_sku_is_read_and_counted()
+    {
+        var store = await StoreAsync();
+        var sku = Fresh.Id("sku");
+        var (a, b) = ($"a{Fresh.Id("w")}/{sku}", $"b{Fresh.Id("w")}/{sku}");
+        await store.AppendAsync(a, 0, [Receipt(1, "a1"), Receipt(2, "a2")]);
+        await store.AppendAsync(b, 0, [Receipt(1, "b1")]);
+        await store.AppendAsync($"{Fresh.Id("w")}/{sku}-other", 0, [Receipt(1, "o1")]);
+
+        var reads = store.Counters.SkuReads;
+        var latest = await store.LatestOfSkuAsync(sku, 10);
+        Assert.Equal([(a, "a2"), (b, "b1")], latest.Select(l => (l.Line, l.Latest.OperationId)));
+        Assert.Equal(1, store.Counters.SkuReads - reads);
+    }
+
     // Proves a column empty in every entry of a transaction reads back empty, while another line in the same transaction keeps every optional field.
     [Fact]
     public async Task Optional_fields_round_trip_whether_a_transaction_fills_them_or_leaves_them_all_empty()
