@@ -228,12 +228,9 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     {
         var skus = Enumerable.Range(0, options.Skus).Select(i => $"{_run}-{i}").ToArray();
         var policy = _run;
-        await admin.DefineTradePolicyAsync(policy, OrderWarehouses, cancellationToken);
-        await Parallel.ForEachAsync(skus.SelectMany(sku => OrderWarehouses.Select(w => (w, sku))), Setup(cancellationToken),
-            async (line, token) => await admin.ReceiveAsync(line.w, line.sku, options.Stock, $"{_run}-stock-{line.w}-{line.sku}", token));
 
         // The read model guides allocation.
-        await ReadModelSeesAsync(admin, skus, policy, cancellationToken);
+        await StockPolicyAsync(admin, skus, policy, cancellationToken);
 
         var acknowledged = new ConcurrentBag<(string Id, IReadOnlyList<HeldLine> Lines)>();
         var (recorder, seconds) = await Load.FireAsync(options, progress, serverCpu, async (caller, n, random) =>
@@ -277,9 +274,15 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         return (recorder, seconds, violations.ToList(), []);
     }
 
-    /// <summary>Waits (at most 200 × 50 ms) until the read model shows all the stock received of every SKU in the trade policy.</summary>
-    private async Task<bool> ReadModelSeesAsync(IStockTarget admin, string[] skus, string policy, CancellationToken cancellationToken)
+    /// <summary>
+    /// Defines the trade policy over the three order warehouses, receives the stock of every SKU in each, and waits (at
+    /// most 200 × 50 ms) until the read model shows all of it; false when it never did.
+    /// </summary>
+    private async Task<bool> StockPolicyAsync(IStockTarget admin, string[] skus, string policy, CancellationToken cancellationToken)
     {
+        await admin.DefineTradePolicyAsync(policy, OrderWarehouses, cancellationToken);
+        await Parallel.ForEachAsync(skus.SelectMany(sku => OrderWarehouses.Select(w => (w, sku))), Setup(cancellationToken),
+            async (line, token) => await admin.ReceiveAsync(line.w, line.sku, options.Stock, $"{_run}-stock-{line.w}-{line.sku}", token));
         for (var attempt = 0; attempt < 200; attempt++)
         {
             var seen = await Task.WhenAll(skus.Select(sku => admin.AvailableAsync(sku, policy, OrderWarehouses, cancellationToken)));
@@ -306,11 +309,8 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         var sku = Skus()[0];
         var policy = _run;
         var expected = options.Stock * OrderWarehouses.Length;
-        await admin.DefineTradePolicyAsync(policy, OrderWarehouses, cancellationToken);
-        await Parallel.ForEachAsync(OrderWarehouses, Setup(cancellationToken),
-            async (w, token) => await admin.ReceiveAsync(w, sku, options.Stock, $"{_run}-stock-{w}-{sku}", token));
         var violations = new List<string>();
-        if (!await ReadModelSeesAsync(admin, [sku], policy, cancellationToken))
+        if (!await StockPolicyAsync(admin, [sku], policy, cancellationToken))
         {
             violations.Add($"the read model never showed the {expected} units of {sku} received");
         }
