@@ -27,8 +27,10 @@ public enum Roles
 /// the Orleans request context), so the grains re-check what the HTTP tier checked: a bug or a forgotten check at the
 /// edge cannot let an operator of one warehouse change another, or one checkout client touch another's order.
 /// Calls with no identity come from inside the cluster (timers, reminders, trusted Orleans clients).
+/// It is immutable, and marked so: every grain call of a request carries it, and a call inside a silo would otherwise
+/// deep-copy it, warehouses and all, each time.
 /// </summary>
-[GenerateSerializer, Alias("sg.CallerIdentity")]
+[GenerateSerializer, Immutable, Alias("sg.CallerIdentity")]
 public sealed record CallerIdentity(
     [property: Id(0)] string Client,
     [property: Id(1)] Roles Roles,

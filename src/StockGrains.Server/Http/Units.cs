@@ -24,7 +24,7 @@ public static class Units
             return (quantity, null);
         }
 
-        var definition = await grains.GetGrain<ISkuGrain>(sku).GetAsync();
+        var definition = await grains.Reference<ISkuGrain>(sku).GetAsync();
         if (definition is null)
         {
             validate.Add(field, $"Unknown unit '{unit}': SKU '{sku}' has no definition, so quantities are in its base unit.");

@@ -40,12 +40,16 @@ public static partial class SecurityHosting
         services.AddSingleton<Identities>();
         services.AddSingleton(new DevelopmentKeysNotice(developmentKeys));
 
-        var authentication = services.AddAuthentication(PolicyScheme)
-            .AddPolicyScheme(PolicyScheme, "API key or JWT", o => o.ForwardDefaultSelector = context =>
-                configured.Jwt.Enabled && context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.Ordinal)
-                    ? JwtBearerDefaults.AuthenticationScheme
-                    : ApiKeys.Scheme)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeys.Scheme, null);
+        // With JWTs a policy scheme picks the handler by the request's header; with API keys alone their handler is the
+        // default itself, so that a request does not make and run a forwarding handler first.
+        var authentication = configured.Jwt.Enabled
+            ? services.AddAuthentication(PolicyScheme)
+                .AddPolicyScheme(PolicyScheme, "API key or JWT", o => o.ForwardDefaultSelector = context =>
+                    context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.Ordinal)
+                        ? JwtBearerDefaults.AuthenticationScheme
+                        : ApiKeys.Scheme)
+            : services.AddAuthentication(ApiKeys.Scheme);
+        authentication.AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeys.Scheme, null);
         if (configured.Jwt.Enabled)
         {
             var jwt = configured.Jwt;

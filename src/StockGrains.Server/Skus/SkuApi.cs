@@ -63,7 +63,7 @@ public static class SkuApi
             return validate.Problem();
         }
 
-        var definition = await grains.GetGrain<ISkuGrain>(sku).DefineAsync(new DefineSku(body.BaseUnit!, packs, policy, actor));
+        var definition = await grains.Reference<ISkuGrain>(sku).DefineAsync(new DefineSku(body.BaseUnit!, packs, policy, actor));
         return TypedResults.Ok(SkuResponse.From(definition));
     }
 
@@ -75,7 +75,7 @@ public static class SkuApi
             return validate.Problem();
         }
 
-        return await grains.GetGrain<ISkuGrain>(sku).GetAsync() is { } definition
+        return await grains.Reference<ISkuGrain>(sku).GetAsync() is { } definition
             ? TypedResults.Ok(SkuResponse.From(definition))
             : Problems.Problem(StatusCodes.Status404NotFound, "sku_not_found", "No such SKU definition.", $"'{sku}' was never defined.");
     }

@@ -64,7 +64,7 @@ public static class TradePolicyApi
             return validate.Problem();
         }
 
-        var definition = await grains.GetGrain<ITradePolicyGrain>(tradePolicy).DefineAsync(warehouses.Select(w => w!).ToList(), allocation!.Value);
+        var definition = await grains.Reference<ITradePolicyGrain>(tradePolicy).DefineAsync(warehouses.Select(w => w!).ToList(), allocation!.Value);
         return TypedResults.Ok(TradePolicyResponse.From(definition));
     }
 
@@ -76,7 +76,7 @@ public static class TradePolicyApi
             return validate.Problem();
         }
 
-        return await grains.GetGrain<ITradePolicyGrain>(tradePolicy).GetAsync() is { } definition
+        return await grains.Reference<ITradePolicyGrain>(tradePolicy).GetAsync() is { } definition
             ? TypedResults.Ok(TradePolicyResponse.From(definition))
             : NotFound(tradePolicy);
     }
@@ -89,7 +89,7 @@ public static class TradePolicyApi
             return validate.Problem();
         }
 
-        if (await grains.GetGrain<ITradePolicyGrain>(tradePolicy!).GetAsync() is not { } policy)
+        if (await grains.Reference<ITradePolicyGrain>(tradePolicy!).GetAsync() is not { } policy)
         {
             return NotFound(tradePolicy!);
         }

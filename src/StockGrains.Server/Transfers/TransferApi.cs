@@ -58,7 +58,7 @@ public static class TransferApi
             return denied;
         }
 
-        var result = await grains.GetGrain<ITransferGrain>(body.TransferId!)
+        var result = await grains.Reference<ITransferGrain>(body.TransferId!)
             .CreateAsync(new CreateTransfer(body.Sku!, body.FromWarehouse!, body.ToWarehouse!, quantity, actor));
         return result.Outcome switch
         {
@@ -81,7 +81,7 @@ public static class TransferApi
         }
 
         // Receiving puts units into the destination: the operator must work there.
-        var grain = grains.GetGrain<ITransferGrain>(transferId);
+        var grain = grains.Reference<ITransferGrain>(transferId);
         if ((await grain.GetAsync()).Transfer is { } known && Access.Denied(request.HttpContext, known.ToWarehouse) is { } denied)
         {
             return denied;
@@ -99,7 +99,7 @@ public static class TransferApi
             return validate.Problem();
         }
 
-        var result = await grains.GetGrain<ITransferGrain>(transferId).GetAsync();
+        var result = await grains.Reference<ITransferGrain>(transferId).GetAsync();
         return result.Transfer is { } transfer ? TypedResults.Ok(TransferResponse.From(transfer)) : NotFound(transferId);
     }
 
