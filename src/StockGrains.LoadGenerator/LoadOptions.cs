@@ -35,6 +35,20 @@ public sealed record LoadOptions
     /// <summary>Also run the same workload against PostgreSQL's conditional UPDATE (needs <see cref="Connection"/>).</summary>
     public bool PostgresBaseline { get; init; }
 
+    /// <summary>
+    /// The most connections the PostgreSQL baselines open; callers beyond them wait in the pool for one. Null means one
+    /// per caller (up to <see cref="MaxBaselineConnections"/>): a checkout fleet in which every checkout in flight holds
+    /// a connection. A small pool queues the callers in the client instead, which on one hot row spares PostgreSQL the
+    /// waiters on its row lock and is faster.
+    /// </summary>
+    public int? BaselineConnections { get; init; }
+
+    /// <summary>The baselines' pool at most: the local PostgreSQL allows 400 connections, and the embedded server needs its own.</summary>
+    public const int MaxBaselineConnections = 256;
+
+    /// <summary>The PostgreSQL baselines' pool size as it is used.</summary>
+    public int EffectiveBaselineConnections => BaselineConnections ?? Math.Min(Callers, MaxBaselineConnections);
+
     /// <summary>Also run the same workload against a Lua check-and-decrement on Redis (needs <see cref="Redis"/>).</summary>
     public bool RedisBaseline { get; init; }
 
@@ -177,6 +191,8 @@ public sealed record LoadOptions
         Baselines, the same workload one after the other, each with its own invariant check:
           --postgres-baseline             a conditional UPDATE per reservation on PostgreSQL (needs --connection);
                                           with --scenario reads, a SELECT of the SKU's rows in the 3 warehouses
+          --baseline-connections N        the PostgreSQL baselines' pool: at most N connections, 1-256;
+                                          callers beyond them wait for one     (one per caller, up to 256)
           --redis-baseline                a Lua check-and-decrement per reservation on Redis (needs --redis);
                                           with --scenario reads, an MGET of the SKU's 3 counts;
                                           start one with: bash deploy/redis-local.sh start DIR PORT
@@ -221,6 +237,7 @@ public sealed record LoadOptions
                 "--store" => options with { Store = OneOf(Next(), "--store", "sqlite", "postgres") },
                 "--connection" => options with { Connection = Next() },
                 "--postgres-baseline" => options with { PostgresBaseline = true },
+                "--baseline-connections" => options with { BaselineConnections = Bounded(Next(), 1, MaxBaselineConnections, "--baseline-connections") },
                 "--redis-baseline" => options with { RedisBaseline = true },
                 "--redis" => options with { Redis = Endpoint(Next(), "--redis") },
                 "--half-peak" => options with { HalfPeak = true },
@@ -244,6 +261,7 @@ public sealed record LoadOptions
         Check(!(options.Store == "postgres" || options.PostgresBaseline) || !string.IsNullOrWhiteSpace(options.Connection),
             "--store postgres and --postgres-baseline need --connection.");
         Check(!options.RedisBaseline || options.Redis is not null, "--redis-baseline needs --redis HOST:PORT.");
+        Check(options.BaselineConnections is null || options.PostgresBaseline, "--baseline-connections sizes the pool of --postgres-baseline.");
         Check(options.Gateway is null || options.Target == "orleans", "--gateway goes with --target orleans.");
         Check(options.Url is null || options.Target == "http", "--url goes with --target http.");
         Check(options.ApiKey is null || options.Target == "http", "--api-key goes with --target http.");

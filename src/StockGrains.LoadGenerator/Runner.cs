@@ -438,16 +438,11 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     /// </summary>
     private async Task<Report> RunPostgresReadsAsync(CancellationToken cancellationToken)
     {
-        const string Name = "PostgreSQL SELECT";
+        var name = BaselineName("PostgreSQL SELECT");
         var database = await EmbeddedServer.FreshDatabaseAsync(options.Connection!, cancellationToken);
         try
         {
-            // Prepared, as StockGrains' own store prepares its statements: for a read of three rows by key, parsing
-            // and planning afresh every time would be much of the baseline's cost, and the ratio would flatter StockGrains.
-            var builder = new NpgsqlDataSourceBuilder(database);
-            builder.ConnectionStringBuilder.MaxAutoPrepare = 8;
-            builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
-            await using var source = builder.Build();
+            await using var source = BaselineSource(database);
             var sku = Skus()[0];
             await using (var setup = source.CreateCommand(
                 "CREATE TABLE baseline_availability (sku text NOT NULL, warehouse text NOT NULL, on_hand bigint NOT NULL, " +
@@ -460,7 +455,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 await setup.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            Header(Name);
+            Header(name);
             var expected = options.Stock * OrderWarehouses.Length;
             long wrong = 0;
             var serverCpu = await ServerCpu.PostgresAsync(source, cancellationToken);
@@ -479,13 +474,30 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 return ok;
             }, cancellationToken);
 
-            return Report.From(Name, recorder, seconds, 0, wrong == 0 ? [] : [$"{wrong} reads answered other than {expected}"]);
+            return Report.From(name, recorder, seconds, 0, wrong == 0 ? [] : [$"{wrong} reads answered other than {expected}"]);
         }
         finally
         {
             await EmbeddedServer.DropDatabaseAsync(options, database, Console.Error);
         }
     }
+
+    /// <summary>
+    /// The baselines' connections. Their statements are prepared, as StockGrains' own store prepares its statements:
+    /// for a read of three rows by key, parsing and planning afresh every time would be much of the baseline's cost,
+    /// and the ratio would flatter StockGrains. The pool is as large as <c>--baseline-connections</c> says.
+    /// </summary>
+    private NpgsqlDataSource BaselineSource(string database)
+    {
+        var builder = new NpgsqlDataSourceBuilder(database);
+        builder.ConnectionStringBuilder.MaxAutoPrepare = 8;
+        builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+        builder.ConnectionStringBuilder.MaxPoolSize = options.EffectiveBaselineConnections;
+        return builder.Build();
+    }
+
+    /// <summary>A baseline's name in the reports, with its pool: the pool decides how fast a row lock can go.</summary>
+    private string BaselineName(string what) => $"{what} ({options.EffectiveBaselineConnections} connections)";
 
     private static ParallelOptions Setup(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = SetupParallelism, CancellationToken = cancellationToken };
@@ -496,7 +508,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         var database = await EmbeddedServer.FreshDatabaseAsync(options.Connection!, cancellationToken);
         try
         {
-            await using var source = NpgsqlDataSource.Create(database);
+            await using var source = BaselineSource(database);
             await using (var setup = source.CreateCommand(
                 "CREATE TABLE baseline_stock (sku text PRIMARY KEY, on_hand bigint NOT NULL, reserved bigint NOT NULL DEFAULT 0, " +
                 "committed bigint NOT NULL DEFAULT 0, CHECK (reserved + committed <= on_hand))"))
@@ -512,7 +524,8 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 await insert.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            Header("PostgreSQL conditional UPDATE");
+            var name = BaselineName("PostgreSQL conditional UPDATE");
+            Header(name);
             // Counted here rather than taken from the recorder: the warm-up's reservations are real too.
             var acknowledged = 0L;
             var serverCpu = await ServerCpu.PostgresAsync(source, cancellationToken);
@@ -571,7 +584,16 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 }
             }
 
-            return Report.From("PostgreSQL conditional UPDATE", recorder, seconds, 0, violations);
+            // The pool's connections stay open once made, so this counts how many the run needed: it shows the pool's bound held.
+            long connections;
+            await using (var count = source.CreateCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"))
+            {
+                connections = Convert.ToInt64(await count.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            return Report.From(name, recorder, seconds, 0, violations,
+                notes: [$"the row lock was taken through {connections} connections (at most {options.EffectiveBaselineConnections})"]);
         }
         finally
         {

@@ -102,6 +102,30 @@ public sealed class LoadGeneratorTests
         Assert.All(reports, r => Assert.True(r.Succeeded > 0));
     }
 
+    // Proves --baseline-connections bounds the row lock's pool: 16 callers share 2 connections, the report says so, and every invariant holds.
+    [Fact]
+    public async Task The_row_lock_baseline_takes_no_more_connections_than_its_pool_allows()
+    {
+        var options = new LoadOptions
+        {
+            Scenario = "flash-sale", Callers = 16, Duration = TimeSpan.FromSeconds(1), Stock = 100_000, Store = "postgres",
+            Connection = PostgresTestDatabase.ServerConnection(), PostgresBaseline = true, BaselineConnections = 2,
+        };
+        var reports = await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken);
+        var baseline = reports[1];
+        Assert.Equal("PostgreSQL conditional UPDATE (2 connections)", baseline.Target);
+        Assert.Empty(baseline.Violations);
+        Assert.True(baseline.Succeeded > 0, baseline.ToString());
+        var note = Assert.Single(baseline.Notes, n => n.StartsWith("the row lock was taken through", StringComparison.Ordinal));
+        var used = int.Parse(note.Split(' ')[6], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(used, 1, 2);
+
+        // Without the option each caller has a connection of its own.
+        var wide = await new Runner(options with { BaselineConnections = null, Callers = 8 }, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken);
+        Assert.Equal("PostgreSQL conditional UPDATE (8 connections)", wide[1].Target);
+        Assert.Contains(wide[1].Notes, n => n.StartsWith("the row lock was taken through 8 connections", StringComparison.Ordinal));
+    }
+
     // Proves a PostgreSQL run drops the two databases it made (the server's and the baseline's), and --keep-databases keeps them.
     [Fact]
     public async Task A_postgres_run_drops_its_databases_unless_asked_to_keep_them()
@@ -171,7 +195,7 @@ public sealed class LoadGeneratorTests
         };
         var runner = new Runner(options, TextWriter.Null);
         var reports = await runner.RunAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(["StockGrains embedded availability (postgres)", "PostgreSQL SELECT", "Redis MGET"], reports.Select(r => r.Target));
+        Assert.Equal(["StockGrains embedded availability (postgres)", "PostgreSQL SELECT (16 connections)", "Redis MGET"], reports.Select(r => r.Target));
         Assert.All(reports, r => Assert.Empty(r.Violations));
         Assert.All(reports, r => Assert.True(r.Succeeded > 0 && r.Refused == 0 && r.Failed == 0, r.ToString()));
         Assert.Contains(reports[0].Notes, n => n.StartsWith("the read model read the store 0 times", StringComparison.Ordinal));
@@ -346,6 +370,11 @@ public sealed class LoadGeneratorTests
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--scenario", "stampede"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--postgres-baseline"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--redis-baseline"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--baseline-connections", "4"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--postgres-baseline", "--connection", "x", "--baseline-connections", "0"]));
+        Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--postgres-baseline", "--connection", "x", "--baseline-connections", "257"]));
+        Assert.Equal(4, LoadOptions.Parse(["--postgres-baseline", "--connection", "x", "--baseline-connections", "4"]).EffectiveBaselineConnections);
+        Assert.Equal(64, LoadOptions.Parse(["--postgres-baseline", "--connection", "x"]).EffectiveBaselineConnections);
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--redis", "localhost"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "grpc"]));
         Assert.Throws<ArgumentException>(() => LoadOptions.Parse(["--target", "http", "--via", "lines"]));
@@ -381,7 +410,7 @@ public sealed class LoadGeneratorTests
         [
             "--scenario", "--callers", "--rate", "--duration", "--warmup", "--stock", "--skus", "--target", "--via", "--then", "--gateway", "--service-id",
             "--cluster-id", "--url", "--api-key", "--store", "--connection", "--broken-skip-stock-check", "--postgres-baseline",
-            "--redis-baseline", "--redis", "--half-peak", "--rounds", "--keep-databases", "--quiet", "--json", "--help",
+            "--baseline-connections", "--redis-baseline", "--redis", "--half-peak", "--rounds", "--keep-databases", "--quiet", "--json", "--help",
         ];
         Assert.All(options, o => Assert.Contains(o, LoadOptions.Help, StringComparison.Ordinal));
         var parser = File.ReadAllText(Path.Combine(RepositoryRoot(), "src", "StockGrains.LoadGenerator", "LoadOptions.cs"));
