@@ -497,7 +497,9 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
     }
 
     /// <summary>A baseline's name in the reports, with its pool: the pool decides how fast a row lock can go.</summary>
-    private string BaselineName(string what) => $"{what} ({options.EffectiveBaselineConnections} connections)";
+    private string BaselineName(string what) => $"{what} ({Connections(options.EffectiveBaselineConnections)})";
+
+    private static string Connections(long n) => n == 1 ? "1 connection" : $"{n} connections";
 
     private static ParallelOptions Setup(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = SetupParallelism, CancellationToken = cancellationToken };
@@ -593,7 +595,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
             }
 
             return Report.From(name, recorder, seconds, 0, violations,
-                notes: [$"the row lock was taken through {connections} connections (at most {options.EffectiveBaselineConnections})"]);
+                notes: [$"the row lock was taken through {Connections(connections)} (at most {options.EffectiveBaselineConnections})"]);
         }
         finally
         {
