@@ -37,7 +37,7 @@ public sealed record LoadOptions
 
     /// <summary>
     /// The most connections the PostgreSQL baselines open; callers beyond them wait in the pool for one. Null means one
-    /// per caller (up to <see cref="MaxBaselineConnections"/>): a checkout fleet in which every checkout in flight holds
+    /// per caller (up to <see cref="DefaultMaxBaselineConnections"/>, Npgsql's own default): a checkout fleet in which every checkout in flight holds
     /// a connection. A small pool queues the callers in the client instead, which on one hot row spares PostgreSQL the
     /// waiters on its row lock and is faster.
     /// </summary>
@@ -46,8 +46,11 @@ public sealed record LoadOptions
     /// <summary>The baselines' pool at most: the local PostgreSQL allows 400 connections, and the embedded server needs its own.</summary>
     public const int MaxBaselineConnections = 256;
 
+    /// <summary>The baselines' pool without <c>--baseline-connections</c> at most: Npgsql's default pool size.</summary>
+    public const int DefaultMaxBaselineConnections = 100;
+
     /// <summary>The PostgreSQL baselines' pool size as it is used.</summary>
-    public int EffectiveBaselineConnections => BaselineConnections ?? Math.Min(Callers, MaxBaselineConnections);
+    public int EffectiveBaselineConnections => BaselineConnections ?? Math.Min(Callers, DefaultMaxBaselineConnections);
 
     /// <summary>Also run the same workload against a Lua check-and-decrement on Redis (needs <see cref="Redis"/>).</summary>
     public bool RedisBaseline { get; init; }
@@ -192,7 +195,7 @@ public sealed record LoadOptions
           --postgres-baseline             a conditional UPDATE per reservation on PostgreSQL (needs --connection);
                                           with --scenario reads, a SELECT of the SKU's rows in the 3 warehouses
           --baseline-connections N        the PostgreSQL baselines' pool: at most N connections, 1-256;
-                                          callers beyond them wait for one     (one per caller, up to 256)
+                                          callers beyond them wait for one     (one per caller, up to 100)
           --redis-baseline                a Lua check-and-decrement per reservation on Redis (needs --redis);
                                           with --scenario reads, an MGET of the SKU's 3 counts;
                                           start one with: bash deploy/redis-local.sh start DIR PORT

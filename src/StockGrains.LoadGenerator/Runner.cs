@@ -493,6 +493,7 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
         builder.ConnectionStringBuilder.MaxAutoPrepare = 8;
         builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
         builder.ConnectionStringBuilder.MaxPoolSize = options.EffectiveBaselineConnections;
+        builder.ConnectionStringBuilder.MinPoolSize = Math.Min(builder.ConnectionStringBuilder.MinPoolSize, options.EffectiveBaselineConnections);
         return builder.Build();
     }
 
@@ -586,7 +587,8 @@ public sealed class Runner(LoadOptions options, TextWriter output, TextWriter? p
                 }
             }
 
-            // The pool's connections stay open once made, so this counts how many the run needed: it shows the pool's bound held.
+            // The pool's connections stay open once made (setup's included), so this counts how many the pool opened for
+            // the run: it shows the pool's bound held.
             long connections;
             await using (var count = source.CreateCommand(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"))

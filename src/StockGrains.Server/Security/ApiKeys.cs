@@ -41,6 +41,11 @@ public static class ApiKeys
     /// </summary>
     public static void WriteHash(ReadOnlySpan<char> key, Span<char> hash)
     {
+        if (hash.Length != HashLength)
+        {
+            throw new ArgumentException($"A key's hash is {HashLength} characters.", nameof(hash));
+        }
+
         // A header value is at most MaxKeyLength characters; only a longer string (hashed by the key tool) takes the heap.
         var most = Encoding.UTF8.GetMaxByteCount(key.Length);
         Span<byte> utf8 = most <= 512 ? stackalloc byte[512] : new byte[most];
@@ -48,7 +53,10 @@ public static class ApiKeys
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(utf8[..length], digest);
         HashPrefix.CopyTo(hash);
-        Convert.TryToHexStringLower(digest, hash[HashPrefix.Length..], out _);
+        if (!Convert.TryToHexStringLower(digest, hash[HashPrefix.Length..], out var written) || written != HashLength - HashPrefix.Length)
+        {
+            throw new InvalidOperationException("The hash did not fill its span.");
+        }
     }
 }
 
@@ -95,7 +103,30 @@ public sealed class ApiKeyIndex
         var claims = new List<Claim> { new(ClaimTypes.Name, name) };
         claims.AddRange(client.Roles.Select(r => new Claim(ClaimTypes.Role, r)));
         claims.AddRange(client.Warehouses.Select(w => new Claim(RoleNames.WarehouseClaim, w)));
-        return new ClaimsPrincipal(new ClaimsIdentity(claims, ApiKeys.Scheme, ClaimTypes.Name, ClaimTypes.Role));
+        return new SharedPrincipal(new SharedIdentity(claims));
+    }
+
+    private static InvalidOperationException Shared() =>
+        new("An API key's principal is shared by every request of its client: a claim added to it would reach them all.");
+
+    /// <summary>A client's principal: shared, so it refuses a second identity rather than lend it to every request.</summary>
+    private sealed class SharedPrincipal(ClaimsIdentity identity) : ClaimsPrincipal(identity)
+    {
+        public override void AddIdentity(ClaimsIdentity identity) => throw Shared();
+
+        public override void AddIdentities(IEnumerable<ClaimsIdentity> identities) => throw Shared();
+    }
+
+    /// <summary>A client's identity: shared, so it refuses changes to its claims.</summary>
+    private sealed class SharedIdentity(IEnumerable<Claim> claims) : ClaimsIdentity(claims, ApiKeys.Scheme, ClaimTypes.Name, ClaimTypes.Role)
+    {
+        public override void AddClaim(Claim claim) => throw Shared();
+
+        public override void AddClaims(IEnumerable<Claim?> claims) => throw Shared();
+
+        public override void RemoveClaim(Claim? claim) => throw Shared();
+
+        public override bool TryRemoveClaim(Claim? claim) => throw Shared();
     }
 
     private sealed record Index(FrozenDictionary<string, ClaimsPrincipal>.AlternateLookup<ReadOnlySpan<char>> ByHash);

@@ -17,49 +17,44 @@ public sealed class ApiKeyIndexTests
 {
     private static readonly string Key = ApiKeys.NewKey();
 
+    /// <summary>
+    /// The keys and the limits in two configuration roots, as two files would be: a reload of one fires only its own
+    /// options' listeners, so each listener is proved on its own.
+    /// </summary>
     private sealed class Config : IDisposable
     {
         private readonly ServiceProvider _services;
 
-        public Config(params (string Path, string Value)[] settings)
+        public Config(params (string Path, string Value)[] auth)
         {
-            Source = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-            Set(settings);
-            Root = new ConfigurationBuilder().AddInMemoryCollection(Source).Build();
+            Auth = new ConfigurationBuilder().AddInMemoryCollection(auth.Select(a => KeyValuePair.Create(a.Path, (string?)a.Value))).Build();
+            Limits = new ConfigurationBuilder().AddInMemoryCollection().Build();
             var services = new ServiceCollection();
-            services.AddOptions<AuthOptions>().Bind(Root.GetSection(AuthOptions.Section));
-            services.AddOptions<LimitOptions>().Bind(Root.GetSection(LimitOptions.Section));
+            services.AddOptions<AuthOptions>().Bind(Auth.GetSection(AuthOptions.Section));
+            services.AddOptions<LimitOptions>().Bind(Limits.GetSection(LimitOptions.Section));
             services.AddSingleton<ApiKeyIndex>();
             services.AddSingleton<Identities>();
             _services = services.BuildServiceProvider();
         }
 
-        public Dictionary<string, string?> Source { get; }
+        public IConfigurationRoot Auth { get; }
 
-        public IConfigurationRoot Root { get; }
+        public IConfigurationRoot Limits { get; }
 
         public ApiKeyIndex Index => _services.GetRequiredService<ApiKeyIndex>();
 
         public Identities Identities => _services.GetRequiredService<Identities>();
 
-        public void Set(params (string Path, string Value)[] settings)
+        /// <summary>Changes settings the way a changed configuration file does: its provider reloads and its monitors fire.</summary>
+        public static void Change(IConfigurationRoot root, params (string Path, string Value)[] settings)
         {
-            foreach (var (path, value) in settings)
-            {
-                Source[path] = value;
-            }
-        }
-
-        /// <summary>Changes settings the way a changed configuration file does: the providers reload and the monitors fire.</summary>
-        public void Change(params (string Path, string Value)[] settings)
-        {
-            var provider = Root.Providers.Single();
+            var provider = root.Providers.Single();
             foreach (var (path, value) in settings)
             {
                 provider.Set(path, value);
             }
 
-            Root.Reload();
+            root.Reload();
         }
 
         public void Dispose() => _services.Dispose();
@@ -100,6 +95,13 @@ public sealed class ApiKeyIndexTests
         Assert.False(principal.IsInRole("admin"));
         Assert.Equal(["north"], principal.FindAll(RoleNames.WarehouseClaim).Select(c => c.Value));
         Assert.Same(principal, config.Index.Find(Key));
+
+        // Shared by every request of the client, it refuses changes that would reach them all.
+        var identity = (ClaimsIdentity)principal.Identity;
+        Assert.Throws<InvalidOperationException>(() => identity.AddClaim(new Claim(ClaimTypes.Role, "admin")));
+        Assert.Throws<InvalidOperationException>(() => identity.RemoveClaim(identity.FindFirst(ClaimTypes.Role)));
+        Assert.Throws<InvalidOperationException>(() => principal.AddIdentity(new ClaimsIdentity([new Claim(ClaimTypes.Role, "admin")], "x")));
+        Assert.False(principal.IsInRole("admin"));
     }
 
     // Proves unknown, empty and over-long values find no client.
@@ -120,7 +122,7 @@ public sealed class ApiKeyIndexTests
         using var config = Packer();
         var before = config.Index.Find(Key)!;
         var next = ApiKeys.NewKey();
-        config.Change(("StockGrains:Auth:Clients:packer:KeyHashes:0", ApiKeys.Hash(next)), ("StockGrains:Auth:Clients:packer:Roles:0", "auditor"));
+        Config.Change(config.Auth, ("StockGrains:Auth:Clients:packer:KeyHashes:0", ApiKeys.Hash(next)), ("StockGrains:Auth:Clients:packer:Roles:0", "auditor"));
         Assert.Null(config.Index.Find(Key));
         var after = config.Index.Find(next)!;
         Assert.NotSame(before, after);
@@ -133,17 +135,29 @@ public sealed class ApiKeyIndexTests
     public void An_api_key_identity_is_reused_until_the_limits_change()
     {
         using var config = Packer();
-        config.Change(("StockGrains:Limits:MaxQuantityPerLine", "50"));
+        Config.Change(config.Limits, ("StockGrains:Limits:MaxQuantityPerLine", "50"));
         var principal = config.Index.Find(Key)!;
         var first = config.Identities.From(Request(principal))!;
         Assert.Equal(("packer", 50L), (first.Client, first.MaxQuantityPerLine));
         Assert.Equal(["north"], first.Warehouses);
         Assert.Same(first, config.Identities.From(Request(principal)));
 
-        config.Change(("StockGrains:Limits:MaxQuantityPerLine", "7"));
+        Config.Change(config.Limits, ("StockGrains:Limits:MaxQuantityPerLine", "7"));
         var changed = config.Identities.From(Request(principal))!;
         Assert.NotSame(first, changed);
         Assert.Equal(7L, changed.MaxQuantityPerLine);
+    }
+
+    // Proves a client's own limit reaches its identity, and a change of the client's configuration (keys unchanged) makes the identity again.
+    [Fact]
+    public void An_api_key_identity_is_made_again_when_its_clients_configuration_changes()
+    {
+        using var config = Packer();
+        var before = config.Identities.From(Request(config.Index.Find(Key)!))!;
+        Assert.Equal(1_000_000L, before.MaxQuantityPerLine);
+        Config.Change(config.Auth, ("StockGrains:Auth:Clients:packer:Limits:MaxQuantityPerLine", "3"));
+        var after = config.Identities.From(Request(config.Index.Find(Key)!))!;
+        Assert.Equal(3L, after.MaxQuantityPerLine);
     }
 
     // Proves a principal from another scheme (a JWT's, new with every request) is not cached: each request gets its own identity.
