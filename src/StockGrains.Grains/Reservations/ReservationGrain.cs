@@ -165,12 +165,16 @@ public sealed partial class ReservationGrain(
     /// <summary>
     /// An order that does not exist, or that has ended (shipped, released, expired or refused), leaves memory when the
     /// call ends rather than after its idle time (<see cref="ReservationOptions.IdleSeconds"/>): a sold-out flash sale
-    /// refuses orders by the thousand a second, and nothing will change them. A repeat of the call reads the state again.
+    /// refuses orders by the thousand a second, and nothing will change them. An open one (pending or committed) leaves
+    /// too, unless <see cref="ReservationOptions.KeepOpenInMemory"/> keeps it. A later call reads the state again; an
+    /// open order that is not in memory at its expiry is expired by its lines a grace period later, and settled by its
+    /// next read. An order interrupted while being placed stays for its idle time; its retry or its next read settles it.
     /// </summary>
     private void LeaveIfDone()
     {
-        if (!Exists || state.State.Status is ReservationStatus.Shipped or ReservationStatus.Released or ReservationStatus.Expired
-            or ReservationStatus.Refused)
+        var status = state.State.Status;
+        if (!Exists || status is ReservationStatus.Shipped or ReservationStatus.Released or ReservationStatus.Expired or ReservationStatus.Refused
+            || (!_options.KeepOpenInMemory && status is ReservationStatus.Pending or ReservationStatus.Committed))
         {
             DeactivateOnIdle();
         }

@@ -65,19 +65,21 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
         Assert.Equal((4L, 0L, 0L), (lineB.OnHand, lineB.Reserved, lineB.Committed));
     }
 
-    // Proves orders that have ended (shipped, released, refused) or never existed leave memory when their call ends, a
-    // pending one stays, and an order that left still answers with its stored status.
+    // Proves orders leave memory when their calls end, open ones too by default, and that an open order called again reads its state and commits.
     [Fact]
-    public async Task Orders_that_have_ended_leave_memory_and_pending_ones_stay()
+    public async Task Orders_leave_memory_when_their_calls_end_and_an_open_one_commits_after()
     {
         var a = await StockedAsync(10);
         var pending = Order();
+        var committed = Order();
         var shipped = Order();
         var released = Order();
         var refused = Order();
         var unknown = Order();
         PlaceReservation One(long quantity) => new([new(a.Sku, a.Warehouse, quantity)], 600, "checkout");
         Assert.Equal(ReservationOutcome.Placed, (await pending.PlaceAsync(One(1))).Outcome);
+        Assert.Equal(ReservationOutcome.Placed, (await committed.PlaceAsync(One(1))).Outcome);
+        Assert.Equal(ReservationOutcome.Committed, (await committed.CommitAsync("checkout")).Outcome);
         Assert.Equal(ReservationOutcome.Placed, (await shipped.PlaceAsync(One(1))).Outcome);
         Assert.Equal(ReservationOutcome.Committed, (await shipped.CommitAsync("checkout")).Outcome);
         Assert.Equal(ReservationOutcome.Shipped, (await shipped.ShipAsync("checkout")).Outcome);
@@ -86,15 +88,58 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
         Assert.Equal(ReservationOutcome.InsufficientStock, (await refused.PlaceAsync(One(100))).Outcome);
         Assert.Equal(ReservationOutcome.NotFound, (await unknown.GetAsync()).Outcome);
 
-        // Deactivation runs after the call has answered, so the list is read until it settles (at most 5 s).
-        var management = Host.Grains.GetGrain<IManagementGrain>(0);
-        var type = pending.GetGrainId().Type;
-        var gone = new[] { shipped, released, refused, unknown }.Select(o => o.GetGrainId()).ToHashSet();
+        var orders = new[] { pending, committed, shipped, released, refused, unknown };
+        var active = await ActiveOnceSettledAsync(Host, orders, gone: orders);
+        Assert.DoesNotContain(active, orders.Select(o => o.GetGrainId()).Contains);
+
+        // Called again, each reads its state: the open ones carry on where they were.
+        Assert.Equal(ReservationOutcome.Committed, (await pending.CommitAsync("checkout")).Outcome);
+        Assert.Equal(ReservationOutcome.Shipped, (await committed.ShipAsync("checkout")).Outcome);
+        Assert.Equal(ReservationStatus.Shipped, (await shipped.GetAsync()).Reservation!.Status);
+        Assert.Equal(ReservationStatus.Released, (await released.GetAsync()).Reservation!.Status);
+        Assert.Equal(ReservationOutcome.InsufficientStock, (await refused.PlaceAsync(One(100))).Outcome);
+        // Two units shipped; the one committed after its order came back is still reserved (reserved counts committed units).
+        var line = await a.Line.GetAsync();
+        Assert.Equal((8L, 1L, 1L), (line.OnHand, line.Reserved, line.Committed));
+    }
+
+    // Proves KeepOpenInMemory keeps pending and committed orders in memory between calls, while ended ones still leave.
+    [Fact]
+    public async Task With_keep_open_in_memory_open_orders_stay_and_ended_ones_leave()
+    {
+        await using var host = await ServerHost.StartAsync(null, null, "--StockGrains:Reservations:KeepOpenInMemory=true");
+        var warehouse = Fresh.Id("w");
+        var sku = Fresh.Id("sku");
+        await host.Grains.GetGrain<IStockLineGrain>(StockKey.Create(warehouse, sku).ToString()).ReceiveAsync(new ReceiveCommand("in", 5, "op"));
+        IReservationGrain Order() => host.Grains.GetGrain<IReservationGrain>(Fresh.Id("order"));
+        PlaceReservation One() => new([new(sku, warehouse, 1)], 600, "checkout");
+        var (pending, committed, released) = (Order(), Order(), Order());
+        Assert.Equal(ReservationOutcome.Placed, (await pending.PlaceAsync(One())).Outcome);
+        Assert.Equal(ReservationOutcome.Placed, (await committed.PlaceAsync(One())).Outcome);
+        Assert.Equal(ReservationOutcome.Committed, (await committed.CommitAsync("checkout")).Outcome);
+        Assert.Equal(ReservationOutcome.Placed, (await released.PlaceAsync(One())).Outcome);
+        Assert.Equal(ReservationOutcome.Released, (await released.ReleaseAsync("checkout")).Outcome);
+
+        var active = await ActiveOnceSettledAsync(host, [pending, committed, released], gone: [released]);
+        Assert.Contains(pending.GetGrainId(), active);
+        Assert.Contains(committed.GetGrainId(), active);
+        Assert.DoesNotContain(released.GetGrainId(), active);
+    }
+
+    /// <summary>
+    /// The orders' type's active grains once those in <paramref name="gone"/> have left: deactivation runs after the call
+    /// has answered, so the list is read until it settles (at most 5 s).
+    /// </summary>
+    private static async Task<List<GrainId>> ActiveOnceSettledAsync(ServerHost host, IReservationGrain[] orders, IReservationGrain[] gone)
+    {
+        var management = host.Grains.GetGrain<IManagementGrain>(0);
+        var type = orders[0].GetGrainId().Type;
+        var leaving = gone.Select(o => o.GetGrainId()).ToHashSet();
         List<GrainId> active = [];
         for (var attempt = 0; attempt < 50; attempt++)
         {
             active = await management.GetActiveGrains(type);
-            if (!active.Any(gone.Contains))
+            if (!active.Any(leaving.Contains))
             {
                 break;
             }
@@ -102,11 +147,7 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
 
-        Assert.Contains(pending.GetGrainId(), active);
-        Assert.DoesNotContain(active, gone.Contains);
-        Assert.Equal(ReservationStatus.Shipped, (await shipped.GetAsync()).Reservation!.Status);
-        Assert.Equal(ReservationStatus.Released, (await released.GetAsync()).Reservation!.Status);
-        Assert.Equal(ReservationOutcome.InsufficientStock, (await refused.PlaceAsync(One(100))).Outcome);
+        return active;
     }
 
     // Proves an order expires at its stored time: every line's hold is let go, and commit afterwards is refused.
