@@ -193,10 +193,16 @@ public sealed partial class ReservationGrain(
     /// <summary>
     /// While the order is active, a timer expires it on time. No durable reminder per order: if the order is not active
     /// at its expiry, each line expires its own hold a grace period later, and any read of the order settles it first,
-    /// so nobody ever sees a pending order past its time.
+    /// so nobody ever sees a pending order past its time. An order that leaves memory when its call ends (unless
+    /// <see cref="ReservationOptions.KeepOpenInMemory"/>) would only make the timer and drop it again, so it sets none.
     /// </summary>
     private void ScheduleExpiry()
     {
+        if (!_options.KeepOpenInMemory)
+        {
+            return;
+        }
+
         _expiryTimer?.Dispose();
         var wait = state.State.ExpiresAt - time.GetUtcNow();
         _expiryTimer = this.RegisterGrainTimer(static (grain, _) => grain.ExpireOnTimeAsync(), this,

@@ -124,6 +124,21 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
         Assert.Contains(pending.GetGrainId(), active);
         Assert.Contains(committed.GetGrainId(), active);
         Assert.DoesNotContain(released.GetGrainId(), active);
+
+        // A kept order's timer expires it on time, with nobody calling it: its unit comes back to the line.
+        var line = host.Grains.GetGrain<IStockLineGrain>(StockKey.Create(warehouse, sku).ToString());
+        var brief = Order();
+        Assert.Equal(ReservationOutcome.Placed, (await brief.PlaceAsync(new PlaceReservation([new(sku, warehouse, 1)], 1, "checkout"))).Outcome);
+        var held = (await line.GetAsync()).Available;
+        host.Clock.Advance(TimeSpan.FromSeconds(2));
+        var available = held;
+        for (var attempt = 0; attempt < 50 && available == held; attempt++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+            available = (await line.GetAsync()).Available;
+        }
+
+        Assert.Equal(held + 1, available);
     }
 
     /// <summary>
