@@ -37,9 +37,9 @@ public sealed record LoadOptions
 
     /// <summary>
     /// The most connections the PostgreSQL baselines open; callers beyond them wait in the pool for one. Null means one
-    /// per caller (up to <see cref="DefaultMaxBaselineConnections"/>, Npgsql's own default): a checkout fleet in which every checkout in flight holds
-    /// a connection. A small pool queues the callers in the client instead, which on one hot row spares PostgreSQL the
-    /// waiters on its row lock and is faster.
+    /// per caller (up to <see cref="DefaultMaxBaselineConnections"/>, Npgsql's own default): a checkout fleet in which
+    /// every checkout in flight holds a connection. A small pool queues the callers in the client instead, which on one
+    /// hot row spares PostgreSQL the waiters on its row lock and is faster.
     /// </summary>
     public int? BaselineConnections { get; init; }
 

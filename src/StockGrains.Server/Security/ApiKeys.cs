@@ -63,8 +63,7 @@ public static class ApiKeys
 /// <summary>
 /// Key hash → client, rebuilt whenever the auth configuration changes (key rotation without a restart). Each client's
 /// principal is built here once, not on every request: its claims follow only from the configuration, and the
-/// principal is shared read-only by the requests that present one of its keys (nothing in this server adds claims to
-/// an API key's principal).
+/// principal is shared read-only by the requests that present one of its keys, and refuses any change to its claims.
 /// </summary>
 public sealed class ApiKeyIndex
 {
