@@ -65,6 +65,7 @@ public static partial class StockGrainsHost
         services.AddSingleton<Reconciliation>();
         services.AddSingleton<OpenAlertsMetric>();
         services.AddSingleton<AvailabilityPublisher>();
+        services.AddSingleton<StockGrains.Server.TradePolicies.TradePolicyCache>();
         if (settings.Store == StoreKind.PostgreSql)
         {
             var database = new PostgresDatabase(settings.ConnectionString!);

@@ -35,7 +35,8 @@ public static class TradePolicyApi
         return app;
     }
 
-    public static async Task<Results<Ok<TradePolicyResponse>, ProblemHttpResult>> Define(string tradePolicy, HttpRequest request, IGrainFactory grains)
+    public static async Task<Results<Ok<TradePolicyResponse>, ProblemHttpResult>> Define(
+        string tradePolicy, HttpRequest request, IGrainFactory grains, TradePolicyCache cache)
     {
         var validate = new Validate().Id("tradePolicy", tradePolicy);
         var (body, problem) = await JsonBody.ReadAsync<TradePolicyRequest>(request);
@@ -65,6 +66,7 @@ public static class TradePolicyApi
         }
 
         var definition = await grains.Reference<ITradePolicyGrain>(tradePolicy).DefineAsync(warehouses.Select(w => w!).ToList(), allocation!.Value);
+        cache.Forget(tradePolicy);
         return TypedResults.Ok(TradePolicyResponse.From(definition));
     }
 
@@ -81,7 +83,8 @@ public static class TradePolicyApi
             : NotFound(tradePolicy);
     }
 
-    public static async Task<Results<Ok<AvailabilityResponse>, ProblemHttpResult>> Availability(string sku, string? tradePolicy, IGrainFactory grains)
+    public static async Task<Results<Ok<AvailabilityResponse>, ProblemHttpResult>> Availability(
+        string sku, string? tradePolicy, IGrainFactory grains, TradePolicyCache policies)
     {
         var validate = new Validate().Id("sku", sku).Id("tradePolicy", tradePolicy);
         if (!validate.Ok)
@@ -89,7 +92,7 @@ public static class TradePolicyApi
             return validate.Problem();
         }
 
-        if (await grains.Reference<ITradePolicyGrain>(tradePolicy!).GetAsync() is not { } policy)
+        if (await policies.GetAsync(tradePolicy!) is not { } policy)
         {
             return NotFound(tradePolicy!);
         }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using StockGrains.Grains.TradePolicies;
 using StockGrains.Stock;
 using StockGrains.Tests.Infrastructure;
@@ -238,5 +239,50 @@ public sealed class TradePolicyTests(ServerFixture fixture)
         fixture.Host.Clock.Advance(AvailabilityShardGrain.RefreshAfter);
         var after = await AvailabilityAsync(sku, policy, b => b.Long("available") == 12);
         Assert.Equal(12, after.Long("available"));
+    }
+
+    // Proves availability reads take the policy from this silo's cache: many reads within a second read its grain once, and the next second reads it again.
+    [Fact]
+    public async Task Availability_reads_within_a_second_read_the_trade_policy_once()
+    {
+        var cache = fixture.Host.App.Services.GetRequiredService<StockGrains.Server.TradePolicies.TradePolicyCache>();
+        var sku = Fresh.Id("sku");
+        var policy = await PolicyAsync("priority", Fresh.Id("w"));
+        var before = cache.Reads;
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(200, (await Http.GetJsonAsync($"/v1/availability/{sku}?tradePolicy={policy}")).Status);
+        }
+
+        Assert.Equal(before + 1, cache.Reads);
+        fixture.Host.Clock.Advance(StockGrains.Server.TradePolicies.TradePolicyCache.Lifetime);
+        Assert.Equal(200, (await Http.GetJsonAsync($"/v1/availability/{sku}?tradePolicy={policy}")).Status);
+        Assert.Equal(before + 2, cache.Reads);
+    }
+
+    // Proves the cache's staleness is bounded: a policy redefined behind the silo's back shows within its lifetime, and one redefined through this silo's API shows at once.
+    [Fact]
+    public async Task A_redefined_policy_shows_in_availability_at_once_here_and_within_a_second_from_elsewhere()
+    {
+        var sku = Fresh.Id("sku");
+        string north = Fresh.Id("w"), south = Fresh.Id("w");
+        await Http.PostJsonAsync($"/v1/stock/{north}/{sku}/receipts", new { quantity = 2 });
+        await Http.PostJsonAsync($"/v1/stock/{south}/{sku}/receipts", new { quantity = 3 });
+        var policy = await PolicyAsync("priority", north, south);
+        await AvailabilityAsync(sku, policy, b => b.Long("available") == 5);
+
+        // As another silo would: straight to the policy's grain, which this silo's cache does not hear of.
+        await fixture.Host.Grains.GetGrain<StockGrains.TradePolicies.ITradePolicyGrain>(policy)
+            .DefineAsync([north], StockGrains.TradePolicies.AllocationStrategy.Priority);
+        var (_, stale) = await Http.GetJsonAsync($"/v1/availability/{sku}?tradePolicy={policy}");
+        Assert.Equal(5, stale.Long("available"));
+        fixture.Host.Clock.Advance(StockGrains.Server.TradePolicies.TradePolicyCache.Lifetime);
+        var (_, fresh) = await Http.GetJsonAsync($"/v1/availability/{sku}?tradePolicy={policy}");
+        Assert.Equal(2, fresh.Long("available"));
+
+        // Through this silo's API the next read sees it, with no time passing.
+        Assert.Equal(200, (await Http.PutJsonAsync($"/v1/trade-policies/{policy}", new { warehouses = new[] { south }, allocation = "priority" })).Status);
+        var (_, redefined) = await Http.GetJsonAsync($"/v1/availability/{sku}?tradePolicy={policy}");
+        Assert.Equal(3, redefined.Long("available"));
     }
 }
