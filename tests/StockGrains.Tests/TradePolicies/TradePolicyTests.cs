@@ -195,14 +195,17 @@ public sealed class TradePolicyTests(ServerFixture fixture)
         Assert.Equal(404, (await Http.GetJsonAsync($"/v1/availability/x?tradePolicy={Fresh.Id("nope")}")).Status);
     }
 
-    private async Task<(string Sku, string A, string B, string Policy)> TwoSingleUnitsAsync()
+    private Task<(string Sku, string A, string B, string Policy)> TwoSingleUnitsAsync() => TwoWarehousesAsync(1, 1);
+
+    /// <summary>A fresh SKU in two fresh warehouses under a priority policy, once the read model shows both.</summary>
+    private async Task<(string Sku, string A, string B, string Policy)> TwoWarehousesAsync(long inA, long inB)
     {
         var sku = Fresh.Id("sku");
         string a = Fresh.Id("w"), b = Fresh.Id("w");
-        await Http.PostJsonAsync($"/v1/stock/{a}/{sku}/receipts", new { quantity = 1 });
-        await Http.PostJsonAsync($"/v1/stock/{b}/{sku}/receipts", new { quantity = 1 });
+        await Http.PostJsonAsync($"/v1/stock/{a}/{sku}/receipts", new { quantity = inA });
+        await Http.PostJsonAsync($"/v1/stock/{b}/{sku}/receipts", new { quantity = inB });
         var policy = await PolicyAsync("priority", a, b);
-        await AvailabilityAsync(sku, policy, body => body.Long("available") == 2);
+        await AvailabilityAsync(sku, policy, body => body.Long("available") == inA + inB);
         return (sku, a, b, policy);
     }
 
@@ -264,12 +267,7 @@ public sealed class TradePolicyTests(ServerFixture fixture)
     [Fact]
     public async Task A_redefined_policy_shows_in_availability_at_once_here_and_within_a_second_from_elsewhere()
     {
-        var sku = Fresh.Id("sku");
-        string north = Fresh.Id("w"), south = Fresh.Id("w");
-        await Http.PostJsonAsync($"/v1/stock/{north}/{sku}/receipts", new { quantity = 2 });
-        await Http.PostJsonAsync($"/v1/stock/{south}/{sku}/receipts", new { quantity = 3 });
-        var policy = await PolicyAsync("priority", north, south);
-        await AvailabilityAsync(sku, policy, b => b.Long("available") == 5);
+        var (sku, north, south, policy) = await TwoWarehousesAsync(2, 3);
 
         // As another silo would: straight to the policy's grain, which this silo's cache does not hear of.
         await fixture.Host.Grains.GetGrain<StockGrains.TradePolicies.ITradePolicyGrain>(policy)
