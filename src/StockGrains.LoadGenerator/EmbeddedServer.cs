@@ -1,7 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -9,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using StockGrains.Grains.Storage;
 using StockGrains.Server.Hosting;
+using StockGrains.Server.Security;
 
 namespace StockGrains.LoadGenerator;
 
@@ -60,7 +59,7 @@ public sealed class EmbeddedServer : IAsyncDisposable
     public static async Task<EmbeddedServer> StartAsync(LoadOptions options, string run, CancellationToken cancellationToken)
     {
         var directory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"stockgrains-load-{run}")).FullName;
-        var apiKey = "sgk_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var apiKey = ApiKeys.NewKey();
         var (gatewayPort, siloPort) = FreePorts();
         var clusterId = $"loadgen-{run}";
         List<string> args =
@@ -84,7 +83,7 @@ public sealed class EmbeddedServer : IAsyncDisposable
             $"--StockGrains:Auth:Clients:{ClientName}:Roles:1=operator",
             $"--StockGrains:Auth:Clients:{ClientName}:Roles:2=auditor",
             $"--StockGrains:Auth:Clients:{ClientName}:Warehouses:0=*",
-            $"--StockGrains:Auth:Clients:{ClientName}:KeyHashes:0={KeyHash(apiKey)}",
+            $"--StockGrains:Auth:Clients:{ClientName}:KeyHashes:0={ApiKeys.Hash(apiKey)}",
 
             // The default per-client limits protect a shared server from one client; here the one client is the load,
             // so its limits sit at their maxima rather than throttling what is being measured.
@@ -117,9 +116,6 @@ public sealed class EmbeddedServer : IAsyncDisposable
 
         return new EmbeddedServer(app, directory, options, apiKey, gatewayPort, clusterId, database);
     }
-
-    /// <summary>The form the server stores a key in: <c>sha256:</c> and the lowercase hex SHA-256 of its UTF-8 bytes.</summary>
-    public static string KeyHash(string key) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
     /// <summary>A fresh database on the server the connection string names, so that runs never see each other's rows.</summary>
     public static async Task<string> FreshDatabaseAsync(string connection, CancellationToken cancellationToken)

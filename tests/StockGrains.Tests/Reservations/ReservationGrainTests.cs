@@ -89,7 +89,7 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
         Assert.Equal(ReservationOutcome.NotFound, (await unknown.GetAsync()).Outcome);
 
         var orders = new[] { pending, committed, shipped, released, refused, unknown };
-        var active = await ActiveOnceSettledAsync(Host, orders, gone: orders);
+        var active = await ActiveOnceSettledAsync(Host, orders);
         Assert.DoesNotContain(active, orders.Select(o => o.GetGrainId()).Contains);
 
         // Called again, each reads its state: the open ones carry on where they were.
@@ -120,7 +120,7 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
         Assert.Equal(ReservationOutcome.Placed, (await released.PlaceAsync(One())).Outcome);
         Assert.Equal(ReservationOutcome.Released, (await released.ReleaseAsync("checkout")).Outcome);
 
-        var active = await ActiveOnceSettledAsync(host, [pending, committed, released], gone: [released]);
+        var active = await ActiveOnceSettledAsync(host, released);
         Assert.Contains(pending.GetGrainId(), active);
         Assert.Contains(committed.GetGrainId(), active);
         Assert.DoesNotContain(released.GetGrainId(), active);
@@ -142,13 +142,13 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
     }
 
     /// <summary>
-    /// The orders' type's active grains once those in <paramref name="gone"/> have left: deactivation runs after the call
-    /// has answered, so the list is read until it settles (at most 5 s).
+    /// The active orders once those in <paramref name="gone"/> have left: deactivation runs after the call has answered,
+    /// so the list is read until it settles (at most 5 s).
     /// </summary>
-    private static async Task<List<GrainId>> ActiveOnceSettledAsync(ServerHost host, IReservationGrain[] orders, IReservationGrain[] gone)
+    private static async Task<List<GrainId>> ActiveOnceSettledAsync(ServerHost host, params IReservationGrain[] gone)
     {
         var management = host.Grains.GetGrain<IManagementGrain>(0);
-        var type = orders[0].GetGrainId().Type;
+        var type = gone[0].GetGrainId().Type;
         var leaving = gone.Select(o => o.GetGrainId()).ToHashSet();
         List<GrainId> active = [];
         for (var attempt = 0; attempt < 50; attempt++)
