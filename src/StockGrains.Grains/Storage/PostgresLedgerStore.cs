@@ -12,8 +12,9 @@ namespace StockGrains.Grains.Storage;
 /// <para>
 /// A transaction is at most five statements sent in one round trip with its commit, however many lines and orders it
 /// carries: the new lines' rows, every entry of every line inserted from arrays, the expiry index, and the order
-/// states written for the first time and written again. Each line's fence is part of the insert (its rows go in only
-/// if the line is at the expected sequence, behind the expected entry), so the common case needs no savepoints, and
+/// states written for the first time and written again. Each line's fence is part of the insert (its first row takes
+/// the position after the expected one, under the primary key, and behind the expected entry when it names one), so the
+/// common case needs no savepoints, and
 /// each state names the version it replaces. When anything is refused — a fence lost, a version moved, or a constraint
 /// broken by a second activation on another silo — PostgreSQL rolls the transaction back, and it is written again the
 /// generic way, with a savepoint per append, so that only the stale write fails.
@@ -22,10 +23,19 @@ namespace StockGrains.Grains.Storage;
 public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogger<PostgresLedgerStore> logger) : RelationalLedgerStore(logger)
 {
     /// <summary>
-    /// Every entry of the transaction, behind its line's fence. <c>fenced</c> decides each line once (the sequence the
-    /// line must stand at, and the operation id the entry there must carry when the caller pipelined behind it), so a
-    /// hot line's 32 entries cost one look at its head; it sees the ledger as it was before the statement, so a line's
-    /// entries go in all together or not at all.
+    /// Every entry of the transaction, behind its line's fence. The primary key is the fence at the line's head: the
+    /// first entry of an append takes the position after the one it expects, so if another writer has appended there
+    /// since, the insert breaks the key and PostgreSQL refuses the whole transaction. That covers every append whose line
+    /// had nothing else in flight when it was sent, because then the position it expects is one the line saw committed,
+    /// and the ledger is never behind it. An append pipelined behind one still in flight also names that append's last
+    /// entry, and <c>fenced</c> looks for it (the line, its sequence and its operation id), so that if the append before
+    /// it lost to another writer this one cannot land behind that writer's entry at the same position. The look sees the
+    /// ledger as it was before the statement, so a line's entries go in all together or not at all.
+    /// <para>
+    /// The fence does not read each line's head (<c>MAX(sequence)</c>) to compare it with the expected position. It did
+    /// once: with 10,000 SKUs each entry is a line of its own, and that look was a third of PostgreSQL's work per entry,
+    /// while it never refused an append that the key would not also have refused.
+    /// </para>
     /// <para>
     /// The predecessor's look names its whole key on both unique indexes, and is a scalar sub-select. Written as an
     /// <c>EXISTS</c>, PostgreSQL may plan it as a hashed sub-plan, which reads the whole ledger once per transaction;
@@ -42,8 +52,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     internal static readonly string InsertSql =
         $"WITH fenced AS MATERIALIZED (SELECT f.line FROM unnest(${FenceParameter}::text[], ${FenceParameter + 1}::bigint[], " +
         $"${FenceParameter + 2}::text[]) AS f(line, expected, previous) " +
-        "WHERE (SELECT COALESCE(MAX(s.sequence), 0) FROM stock_ledger s WHERE s.line = f.line) = f.expected " +
-        "AND (f.previous IS NULL OR (SELECT true FROM stock_ledger s WHERE s.line = f.line AND s.sequence = f.expected AND s.operation_id = f.previous) IS NOT NULL)) " +
+        "WHERE f.previous IS NULL OR (SELECT true FROM stock_ledger s WHERE s.line = f.line AND s.sequence = f.expected AND s.operation_id = f.previous) IS NOT NULL) " +
         $"INSERT INTO stock_ledger (line, {Columns}) SELECT u.* FROM (SELECT unnest($1::text[]) AS line, " +
         string.Join(", ", LedgerColumns.Select((c, i) => $"unnest(${i + 2}::{(c.IsText ? "text" : "bigint")}[]) AS {c.Name}")) + ") AS u " +
         "WHERE u.line IN (SELECT line FROM fenced)";
