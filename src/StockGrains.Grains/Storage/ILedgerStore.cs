@@ -143,10 +143,11 @@ public sealed class LedgerStoreCounters
 
     internal void ReadSku() => Interlocked.Increment(ref _skuReads);
 
-    /// <summary>Writes in the transaction the writer is writing now; 0 while it waits for work. A writer stuck on the database shows here.</summary>
+    /// <summary>Writes in the transactions the writers are writing now; 0 while they wait for work. A writer stuck on the database shows here.</summary>
     public int WritesInTransaction => Volatile.Read(ref _writing);
 
-    internal void Writing(int writes) => Volatile.Write(ref _writing, writes);
+    /// <summary>A writer starts a transaction of so many writes (positive), or ends one (negative).</summary>
+    internal void Writing(int writes) => Interlocked.Add(ref _writing, writes);
 }
 
 /// <summary>A grain's state as stored: its version and its serialized payload (null when cleared).</summary>

@@ -15,8 +15,13 @@ public sealed class PostgresDatabase : IAsyncDisposable
     /// <summary>Any constant will do, as long as every silo uses the same one.</summary>
     private const long MigrationLock = 0x5354_4f43_4b47_5241;
 
-    public PostgresDatabase(string connectionString)
+    /// <param name="connectionString">The database, as Npgsql names it.</param>
+    /// <param name="writerConnections">The ledger writers the silo runs, each on a connection of its own.</param>
+    public PostgresDatabase(string connectionString, int writerConnections = DefaultWriterConnections)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(writerConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(writerConnections, RelationalLedgerStore.MaxWriters);
+        WriterConnections = writerConnections;
         // Neither the store's readers nor Orleans' queries change a session's state, so a connection handed back to
         // the pool needs no DISCARD ALL before its next lease: under load that reset was one more statement per read.
         var reader = new NpgsqlConnectionStringBuilder(connectionString);
@@ -37,7 +42,7 @@ public sealed class PostgresDatabase : IAsyncDisposable
         ConnectionString = reader.ConnectionString;
         DataSource = NpgsqlDataSource.Create(ConnectionString);
 
-        // The ledger writer keeps one connection for the life of the silo and sends the same few statements
+        // Each ledger writer keeps one connection for the life of the silo and sends the same few statements
         // thousands of times a second, prepared like the reads. Its statements find their rows by key whatever the
         // parameters, so one generic plan serves them all and PostgreSQL stops planning each transaction afresh.
         var writer = new NpgsqlConnectionStringBuilder(reader.ConnectionString);
@@ -45,6 +50,15 @@ public sealed class PostgresDatabase : IAsyncDisposable
 
         WriterSource = NpgsqlDataSource.Create(writer.ConnectionString);
     }
+
+    /// <summary>
+    /// Two writers: while one waits for its commit to reach the disk, the other sends the next transaction. One hot line
+    /// is written by one of them either way.
+    /// </summary>
+    public const int DefaultWriterConnections = 2;
+
+    /// <summary>The ledger writers the silo runs, each on a connection of its own.</summary>
+    public int WriterConnections { get; }
 
     /// <summary>Statements a connection keeps prepared: the store's and Orleans' few queries, with room to spare.</summary>
     private const int PreparedStatements = 32;

@@ -20,7 +20,8 @@ namespace StockGrains.Grains.Storage;
 /// generic way, with a savepoint per append, so that only the stale write fails.
 /// </para>
 /// </summary>
-public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogger<PostgresLedgerStore> logger) : RelationalLedgerStore(logger)
+public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogger<PostgresLedgerStore> logger)
+    : RelationalLedgerStore(logger, database.WriterConnections)
 {
     /// <summary>
     /// Every entry of the transaction, behind its line's fence. The primary key is the fence at the line's head: the
@@ -99,8 +100,8 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
     private readonly ILogger<PostgresLedgerStore> _logger = logger;
 
-    /// <summary>The writer's insert, made afresh for each connection the writer opens; only the writer's thread touches it.</summary>
-    private InsertCommand? _insert;
+    /// <summary>Each writer's insert, made afresh for each connection it opens; only that writer's thread touches it.</summary>
+    private readonly InsertCommand?[] _inserts = new InsertCommand?[MaxWriters];
 
     protected override async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken) =>
         await database.DataSource.OpenConnectionAsync(cancellationToken);
@@ -165,11 +166,11 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
     protected override bool IsUniqueViolation(Exception exception) => exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
-    protected override void Write(DbConnection connection, IReadOnlyList<PendingWrite> batch)
+    protected override void Write(int writer, DbConnection connection, IReadOnlyList<PendingWrite> batch)
     {
-        if (!TryWriteAtOnce((NpgsqlConnection)connection, batch))
+        if (!TryWriteAtOnce(writer, (NpgsqlConnection)connection, batch))
         {
-            base.Write(connection, batch);
+            base.Write(writer, connection, batch);
         }
     }
 
@@ -180,7 +181,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     /// once the answer is back; each checked statement raises <see cref="FenceLost"/> itself instead, and that aborts
     /// the whole transaction.
     /// </summary>
-    private bool TryWriteAtOnce(NpgsqlConnection connection, IReadOnlyList<PendingWrite> batch)
+    private bool TryWriteAtOnce(int writer, NpgsqlConnection connection, IReadOnlyList<PendingWrite> batch)
     {
         var states = batch.OfType<StateWrite>().ToArray();
         if (LineWrite.From(batch.OfType<Append>()) is not { } writes || states.DistinctBy(w => w.Id).Count() != states.Length)
@@ -200,13 +201,13 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
         if (writes.Any(w => w.Entries.Count > 0))
         {
-            if (_insert?.Connection != connection)
+            if (_inserts[writer]?.Connection != connection)
             {
                 // A statement auto-prepared on the connection the writer lost is not prepared on its new one.
-                _insert = new InsertCommand(connection);
+                _inserts[writer] = new InsertCommand(connection);
             }
 
-            commands.BatchCommands.Add(_insert.Fill(writes));
+            commands.BatchCommands.Add(_inserts[writer]!.Fill(writes));
         }
 
         if (writes.Where(w => w.Expiry is not null).ToArray() is { Length: > 0 } expiries)

@@ -9,8 +9,9 @@ namespace StockGrains.Grains.Storage;
 
 /// <summary>
 /// The ledger on a relational database, for every dialect. Every append of every line, and every write of an order's
-/// state, goes through one silo-wide writer loop that folds whatever is queued into one transaction: one commit (one
-/// fsync) covers many lines and orders, and a caller is completed only after that commit. Within the transaction each
+/// state, goes through a silo-wide writer loop that folds whatever is queued into one transaction: one commit (one
+/// fsync) covers many lines and orders, and a caller is completed only after that commit. A dialect may run several
+/// loops, each on its own connection, with each line and grain state always on the same one. Within the transaction each
 /// append checks the fence — the line must be at the expected sequence — inside its own savepoint, and each state
 /// write names the version it replaces, so one stale writer fails alone.
 /// </summary>
@@ -68,28 +69,37 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     private static readonly string[] InsertParameters = ["line", .. LedgerColumns.Select(c => c.Name)];
 
     private readonly ILogger _logger;
-    private readonly Channel<PendingWrite> _queue = Channel.CreateBounded<PendingWrite>(
-        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    private readonly Lazy<Task> _writer;
+    private readonly WriterLane[] _lanes;
+    private readonly Lazy<Task> _writers;
     private readonly QueryGatherer<(string Line, string Id), IReadOnlyList<LedgerEntry>> _lookups;
     private readonly QueryGatherer<string, StoredGrainState?> _stateReads;
 
-    /// <summary>The careful writer's commands; only the writer's thread touches them.</summary>
-    private WriterCommands? _commands;
-
-    protected RelationalLedgerStore(ILogger logger)
+    /// <param name="logger">The store's log.</param>
+    /// <param name="writers">
+    /// Writer loops, each with its own queue, thread and connection (1 to <see cref="MaxWriters"/>). A line's appends and a
+    /// grain's states always go to the same one, chosen by the line or the grain, so each keeps the order one writer gives
+    /// them; different lines commit side by side.
+    /// </param>
+    protected RelationalLedgerStore(ILogger logger, int writers = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(writers, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(writers, MaxWriters);
         _logger = logger;
-        // The writer runs on a thread of its own (a long-running task). It spends its life in synchronous database calls,
+        _lanes = Enumerable.Range(0, writers).Select(i => new WriterLane(i, QueueCapacity / writers)).ToArray();
+        // Each writer runs on a thread of its own (a long-running task). It spends its life in synchronous database calls,
         // which would hold a thread-pool thread each time and make the pool inject more; and the silo's throughput on one
-        // hot line is the rate of this one loop, so it should not queue behind grain work for a pool thread after every wait.
-        _writer = new Lazy<Task>(
-            () => Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default),
+        // hot line is the rate of its writer's loop, so it should not queue behind grain work for a pool thread after every wait.
+        _writers = new Lazy<Task>(
+            () => Task.WhenAll(_lanes.Select(lane =>
+                Task.Factory.StartNew(() => WriteLoop(lane), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))),
             LazyThreadSafetyMode.ExecutionAndPublication);
         _lookups = new(LookupQueueCapacity, MaxLookupsPerQuery, ConcurrentLookupQueries,
             lookups => FindManyAsync(lookups, CancellationToken.None), Counters.LookedUp);
         _stateReads = new(LookupQueueCapacity, MaxLookupsPerQuery, ConcurrentLookupQueries, ids => ReadGrainStatesAsync(ids, CancellationToken.None));
     }
+
+    /// <summary>Most writer loops a store runs: each holds a database connection and a thread for the life of the silo.</summary>
+    public const int MaxWriters = 8;
 
     public LedgerStoreCounters Counters { get; } = new();
 
@@ -150,15 +160,38 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// <summary>Hands a write to the writer, waiting while the queue is full; a write that cannot be queued fails its caller.</summary>
     private async Task QueueAsync(PendingWrite write, CancellationToken cancellationToken)
     {
-        _ = _writer.Value;
+        _ = _writers.Value;
         try
         {
-            await _queue.Writer.WriteAsync(write, cancellationToken);
+            await LaneOf(write.Key).Queue.Writer.WriteAsync(write, cancellationToken);
         }
         catch (Exception ex)
         {
             write.Done.TrySetException(ex);
         }
+    }
+
+    private WriterLane LaneOf(string key) => _lanes[WriterOf(key, _lanes.Length)];
+
+    /// <summary>
+    /// The writer of a line or a grain state: always the same one for the same key, so its writes are committed in the
+    /// order they were queued, and every line's fence sees the entries it follows committed. A hash of the key's
+    /// characters (FNV-1a), the same in every process, so that a test can pick lines that share a writer or do not.
+    /// </summary>
+    internal static int WriterOf(string key, int writers)
+    {
+        if (writers == 1)
+        {
+            return 0;
+        }
+
+        var hash = 2_166_136_261u;
+        foreach (var c in key)
+        {
+            hash = (hash ^ c) * 16_777_619u;
+        }
+
+        return (int)(hash % (uint)writers);
     }
 
     /// <summary>
@@ -305,10 +338,14 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        if (_writer.IsValueCreated)
+        foreach (var lane in _lanes)
         {
-            await _writer.Value;
+            lane.Queue.Writer.TryComplete();
+        }
+
+        if (_writers.IsValueCreated)
+        {
+            await _writers.Value;
         }
 
         await _lookups.CompleteAsync();
@@ -370,15 +407,15 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// <summary>The writer thread's name, as tools such as <c>top -H</c> show it (Linux keeps 15 characters).</summary>
     private const string WriterThreadName = "ledger writer";
 
-    private void WriteLoop()
+    private void WriteLoop(WriterLane lane)
     {
         Thread.CurrentThread.Name = WriterThreadName;
         var batch = new List<PendingWrite>(MaxAppendsPerTransaction);
         DbConnection? connection = null;
-        while (WaitForWrites())
+        while (WaitForWrites(lane))
         {
             batch.Clear();
-            while (batch.Count < MaxAppendsPerTransaction && _queue.Reader.TryRead(out var write))
+            while (batch.Count < MaxAppendsPerTransaction && lane.Queue.Reader.TryRead(out var write))
             {
                 // From here on the append's entries are fixed: whatever its line decides next starts another append.
                 (write as Append)?.Take();
@@ -389,7 +426,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             try
             {
                 connection ??= OpenWriterAsync().GetAwaiter().GetResult();
-                Write(connection, batch);
+                Write(lane.Index, connection, batch);
                 Counters.Committed();
                 foreach (var write in batch)
                 {
@@ -422,7 +459,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
                 connection = null;
             }
 
-            Counters.Writing(0);
+            Counters.Writing(-batch.Count);
             foreach (var write in batch)
             {
                 if (write is Append { Activity: { } activity } append)
@@ -433,14 +470,14 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
             }
         }
 
-        _commands?.Dispose();
+        lane.Commands?.Dispose();
         connection?.Dispose();
     }
 
     /// <summary>Blocks the writer's own thread until a write is queued; false once the store is disposed and drained.</summary>
-    private bool WaitForWrites()
+    private static bool WaitForWrites(WriterLane lane)
     {
-        var wait = _queue.Reader.WaitToReadAsync();
+        var wait = lane.Queue.Reader.WaitToReadAsync();
         return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
@@ -449,16 +486,17 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     /// each write that lost its fence. The generic form checks each append's head and isolates it in a savepoint, a few
     /// statements per append; a dialect may send the whole batch at once and fall back to this when one is refused.
     /// </summary>
-    protected virtual void Write(DbConnection connection, IReadOnlyList<PendingWrite> batch)
+    protected virtual void Write(int writer, DbConnection connection, IReadOnlyList<PendingWrite> batch)
     {
-        if (_commands?.Connection != connection)
+        var lane = _lanes[writer];
+        if (lane.Commands?.Connection != connection)
         {
-            _commands?.Dispose();
-            _commands = new WriterCommands(connection);
+            lane.Commands?.Dispose();
+            lane.Commands = new WriterCommands(connection);
         }
 
         using var transaction = BeginWrite(connection);
-        var commands = _commands;
+        var commands = lane.Commands;
         DbCommand Prepared(string sql, params string[] parameters) =>
             commands.Get(sql, transaction, () => Command(connection, transaction, sql, parameters));
 
@@ -721,9 +759,23 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         }
     }
 
+    /// <summary>One writer loop: its queue, and the careful path's commands for its connection (only its thread touches them).</summary>
+    private sealed class WriterLane(int index, int capacity)
+    {
+        public int Index { get; } = index;
+
+        public Channel<PendingWrite> Queue { get; } = Channel.CreateBounded<PendingWrite>(
+            new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+
+        public WriterCommands? Commands { get; set; }
+    }
+
     /// <summary>A write waiting for the silo-wide writer: whether it lost its fence, and its caller's completion.</summary>
     protected abstract class PendingWrite
     {
+        /// <summary>What the write is ordered by: its line, or its grain state's id.</summary>
+        public abstract string Key { get; }
+
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Exception? Failure { get; set; }
@@ -736,6 +788,8 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     protected sealed class StateWrite(string id, long? expectedVersion, byte[]? payload) : PendingWrite
     {
         public string Id { get; } = id;
+
+        public override string Key => Id;
 
         public long? ExpectedVersion { get; } = expectedVersion;
 
@@ -759,6 +813,8 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         private bool _taken;
 
         public string Line { get; } = line;
+
+        public override string Key => Line;
 
         public ExpiryUpdate? Expiry { get; private set; } = expiry;
 

@@ -68,7 +68,7 @@ public static partial class StockGrainsHost
         services.AddSingleton<StockGrains.Server.TradePolicies.TradePolicyCache>();
         if (settings.Store == StoreKind.PostgreSql)
         {
-            var database = new PostgresDatabase(settings.ConnectionString!);
+            var database = new PostgresDatabase(settings.ConnectionString!, settings.LedgerWriters ?? PostgresDatabase.DefaultWriterConnections);
             database.Initialize();
             services.AddSingleton(database);
             services.AddSingleton<ILedgerStore, PostgresLedgerStore>();

@@ -39,6 +39,15 @@ public sealed class StockGrainsOptions : IValidatableObject
     public string? ConnectionString { get; set; }
 
     /// <summary>
+    /// Ledger writers a silo runs on PostgreSQL, each with its own connection and thread (1 to 8; unset, 2). A line's
+    /// appends and an order's states always go to the same writer, so each is written in order; different lines commit
+    /// side by side, so one writer's transaction is sent while the other's commit reaches the disk. One hot line is
+    /// written by one writer however many there are. SQLite takes one writer at a time, so the embedded store has one.
+    /// </summary>
+    [Range(1, StockGrains.Grains.Storage.RelationalLedgerStore.MaxWriters)]
+    public int? LedgerWriters { get; set; }
+
+    /// <summary>
     /// Running as a Kubernetes pod: Orleans' Kubernetes hosting reads the pod's name, namespace and IP, and removes
     /// pods of silos the cluster declared dead. Cluster mode only.
     /// </summary>
@@ -60,6 +69,13 @@ public sealed class StockGrainsOptions : IValidatableObject
         if (!System.Net.IPAddress.TryParse(AdvertisedAddress, out _))
         {
             yield return new ValidationResult($"StockGrains:AdvertisedAddress '{AdvertisedAddress}' is not an IP address.", [nameof(AdvertisedAddress)]);
+        }
+
+        if (Store == StoreKind.Sqlite && LedgerWriters > 1)
+        {
+            yield return new ValidationResult(
+                $"StockGrains:LedgerWriters is {LedgerWriters}, but SQLite takes one writer at a time: leave it unset or set it to 1, or use PostgreSql.",
+                [nameof(LedgerWriters)]);
         }
 
         if (SiloPort == GatewayPort)

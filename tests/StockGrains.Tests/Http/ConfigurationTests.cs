@@ -15,6 +15,8 @@ public sealed class ConfigurationTests
     [InlineData("--StockGrains:AdvertisedAddress=not-an-ip", "AdvertisedAddress")]
     [InlineData("--StockGrains:SiloPort=0", "SiloPort")]
     [InlineData("--StockGrains:ClusterId=has spaces", "ClusterId")]
+    [InlineData("--StockGrains:LedgerWriters=2", "LedgerWriters")]
+    [InlineData("--StockGrains:LedgerWriters=9", "LedgerWriters")]
     public void Bad_settings_stop_the_server_with_a_clear_error(string setting, string named)
     {
         var error = Assert.Throws<InvalidOperationException>(() => StockGrainsHost.Build([setting, "--StockGrains:DataDirectory=" + Path.GetTempPath()]));

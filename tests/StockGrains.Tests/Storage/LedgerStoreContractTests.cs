@@ -545,6 +545,68 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
 
     protected override ILedgerStore SecondStore() => new PostgresLedgerStore(new PostgresDatabase(_database!.ConnectionString), NullLogger<PostgresLedgerStore>.Instance);
 
+    // Proves the writers commit side by side: while one waits on a row another transaction holds, a line of the other writer commits, and lines of the held one wait in order until it is released.
+    [Fact]
+    public async Task A_writer_held_up_by_the_database_does_not_hold_up_the_lines_of_another()
+    {
+        var store = await StoreAsync();
+        Assert.Equal(2, _database!.WriterConnections);
+        string LineOf(int writer, string name)
+        {
+            while (true)
+            {
+                var line = $"{Fresh.Id("w")}/{name}";
+                if (RelationalLedgerStore.WriterOf(line, _database.WriterConnections) == writer)
+                {
+                    return line;
+                }
+            }
+        }
+
+        var held = LineOf(0, "held");
+        var behind = LineOf(0, "behind");
+        var free = LineOf(1, "free");
+
+        // Another session inserts the held line's row and keeps its transaction open: the writer's insert of the same row waits for it.
+        await using var blocker = await _database.DataSource.OpenConnectionAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var insert = new Npgsql.NpgsqlCommand("INSERT INTO stock_lines (line, warehouse, sku) VALUES ($1, $2, $3)", blocker, transaction)
+        {
+            Parameters = { new() { Value = held }, new() { Value = StockKey.Parse(held).Warehouse }, new() { Value = StockKey.Parse(held).Sku } },
+        })
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var first = store.AppendAsync(held, 0, [Receipt(1, "held-1")]);
+        await WaitForLockWaitAsync();
+        var queued = store.AppendAsync(behind, 0, [Receipt(1, "behind-1")]);
+        await store.AppendAsync(free, 0, [Receipt(1, "free-1")]).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(first.IsCompleted);
+        Assert.False(queued.IsCompleted);
+
+        await transaction.RollbackAsync();
+        await Task.WhenAll(first, queued).WaitAsync(TimeSpan.FromSeconds(30));
+        foreach (var (line, id) in new[] { (held, "held-1"), (behind, "behind-1"), (free, "free-1") })
+        {
+            Assert.Equal([id], (await store.ReadAsync(line, 0, 10)).Select(e => e.OperationId));
+        }
+    }
+
+    /// <summary>Waits until some session of the test's database waits for a lock: the writer, on the blocker's row.</summary>
+    private async Task WaitForLockWaitAsync()
+    {
+        await using var connection = await _database!.DataSource.OpenConnectionAsync();
+        await using var look = new Npgsql.NpgsqlCommand(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", connection);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((long)(await look.ExecuteScalarAsync())! == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The writer never waited for the blocker's row.");
+            await Task.Delay(20);
+        }
+    }
+
     // Proves the grain-state identity is unique on PostgreSQL: of two concurrent first writes of one grain state, exactly one wins.
     [Fact]
     public async Task Two_first_writes_of_one_grain_state_cannot_both_succeed()
