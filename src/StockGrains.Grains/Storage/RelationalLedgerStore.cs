@@ -17,7 +17,7 @@ namespace StockGrains.Grains.Storage;
 /// </summary>
 public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDisposable
 {
-    /// <summary>Writes queued beyond this make callers wait: a bound on memory under overload.</summary>
+    /// <summary>Writes queued beyond this, shared out evenly among the writers, make callers wait: a bound on memory under overload.</summary>
     public const int QueueCapacity = 10_000;
 
     /// <summary>Most writes (appends and states) folded into one transaction, so one slow commit never holds an unbounded crowd.</summary>
@@ -404,12 +404,12 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         return parameter;
     }
 
-    /// <summary>The writer thread's name, as tools such as <c>top -H</c> show it (Linux keeps 15 characters).</summary>
+    /// <summary>The writer threads' name, as tools such as <c>top -H</c> show it (Linux keeps 15 characters), with the writer's number.</summary>
     private const string WriterThreadName = "ledger writer";
 
     private void WriteLoop(WriterLane lane)
     {
-        Thread.CurrentThread.Name = WriterThreadName;
+        Thread.CurrentThread.Name = _lanes.Length == 1 ? WriterThreadName : $"{WriterThreadName} {lane.Index + 1}";
         var batch = new List<PendingWrite>(MaxAppendsPerTransaction);
         DbConnection? connection = null;
         while (WaitForWrites(lane))
