@@ -33,7 +33,9 @@ case "$command" in
       echo "127.0.0.1:$port"
       exit 0
     fi
-    # Loopback only; no RDB snapshots, so the append-only file alone makes writes durable (and no fork runs mid-benchmark).
+    # Loopback only; no RDB snapshots, so the append-only file alone makes writes durable; and no automatic rewrite of
+    # that file, which forks Redis and writes the whole file whenever it has doubled (mid-benchmark, and into the next
+    # run on the same disk). The load generator rewrites it itself, before a run, once it passes 256 MiB.
     cat >"$dir/redis.conf" <<EOF
 bind 127.0.0.1
 protected-mode yes
@@ -46,6 +48,7 @@ save ""
 appendonly yes
 appendfsync always
 appendfilename "appendonly.aof"
+auto-aof-rewrite-percentage 0
 EOF
     redis-server "$dir/redis.conf" >&2
     for _ in $(seq 1 "$wait_steps"); do

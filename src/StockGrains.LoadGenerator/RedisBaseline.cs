@@ -49,6 +49,7 @@ public static class RedisBaseline
         var db = redis.GetDatabase();
         var notes = new List<string>();
         await CheckDurabilityAsync(redis, notes);
+        await CompactAppendOnlyFileAsync(redis, MaxAppendOnlyFileBytes, notes, cancellationToken);
 
         // Keys of this run only, so that nothing else in that Redis is read, counted or deleted.
         var keys = skus.Select(sku => (RedisKey)$"stockgrains-load:{run}:{sku}").ToArray();
@@ -190,7 +191,58 @@ public static class RedisBaseline
         return Report.From(ReadsName, recorder, seconds, 0, wrong == 0 ? [] : [$"{wrong} reads answered other than {expected}"]);
     }
 
-    private static async Task<ConnectionMultiplexer> ConnectAsync(LoadOptions options)
+    /// <summary>
+    /// Above this the run rewrites Redis's append-only file before it starts. Every decrement appends to it, a run adds
+    /// tens of megabytes, and with automatic rewrites off (as a benchmark wants them) nothing else would bound it.
+    /// </summary>
+    internal const long MaxAppendOnlyFileBytes = 256L << 20;
+
+    /// <summary>How long the run waits for that rewrite before it goes on without it, and says so.</summary>
+    private static readonly TimeSpan RewriteTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Rewrites the append-only file down to the keys Redis holds, before the measured run, when it has grown past
+    /// <paramref name="maxBytes"/>; waits for the rewrite to end, so that its fork and its writes are not measured.
+    /// </summary>
+    internal static async Task CompactAppendOnlyFileAsync(ConnectionMultiplexer redis, long maxBytes, List<string> notes, CancellationToken cancellationToken)
+    {
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        if (await PersistenceAsync(server, "aof_current_size") is not { } size || size <= maxBytes)
+        {
+            return;
+        }
+
+        var deadline = DateTime.UtcNow + RewriteTimeout;
+        try
+        {
+            await server.ExecuteAsync("BGREWRITEAOF");
+        }
+        catch (RedisServerException)
+        {
+            // One already running (Redis refuses a second): wait for that one.
+        }
+
+        while (await PersistenceAsync(server, "aof_rewrite_in_progress") == 1 || await PersistenceAsync(server, "aof_rewrite_scheduled") == 1)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                notes.Add($"Redis's append-only file ({size:N0} bytes) was still being rewritten after {RewriteTimeout.TotalSeconds:N0} s; the run went on during it");
+                return;
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
+    /// <summary>One number from Redis's <c>INFO persistence</c>, or null when it has none by that name.</summary>
+    internal static async Task<long?> PersistenceAsync(IServer server, string field)
+    {
+        var info = await server.InfoAsync("persistence");
+        var value = info.SelectMany(group => group).FirstOrDefault(pair => pair.Key == field).Value;
+        return long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var number) ? number : null;
+    }
+
+    internal static async Task<ConnectionMultiplexer> ConnectAsync(LoadOptions options)
     {
         var configuration = ConfigurationOptions.Parse(options.Redis!);
         configuration.AbortOnConnectFail = true;
@@ -200,7 +252,11 @@ public static class RedisBaseline
         return await ConnectionMultiplexer.ConnectAsync(configuration);
     }
 
-    /// <summary>Reads back whether writes reach the disk before Redis answers; a baseline that is not durable says so.</summary>
+    /// <summary>
+    /// Reads back whether writes reach the disk before Redis answers; a baseline that is not durable says so. So does one
+    /// whose Redis rewrites its append-only file by itself: the rewrite forks Redis and writes the whole file, and one
+    /// that starts mid-run slows this baseline, and whatever runs after it on the same disk (the next round's StockGrains).
+    /// </summary>
     private static async Task CheckDurabilityAsync(ConnectionMultiplexer redis, List<string> notes)
     {
         try
@@ -211,6 +267,13 @@ public static class RedisBaseline
             {
                 notes.Add($"Redis runs with appendonly {settings.GetValueOrDefault("appendonly")}, appendfsync {settings.GetValueOrDefault("appendfsync")}: " +
                     "an acknowledged decrement can be lost, so this baseline is not durable like StockGrains");
+            }
+
+            var rewrite = (await server.ConfigGetAsync("auto-aof-rewrite-percentage")).FirstOrDefault().Value;
+            if (rewrite != "0")
+            {
+                notes.Add($"Redis rewrites its append-only file by itself (auto-aof-rewrite-percentage {rewrite}): a rewrite that starts " +
+                    "mid-run forks Redis and slows this run and the next; deploy/redis-local.sh sets it to 0");
             }
         }
         catch (RedisException ex)

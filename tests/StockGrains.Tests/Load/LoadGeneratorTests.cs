@@ -283,6 +283,51 @@ public sealed class LoadGeneratorTests
         Assert.True(runner.Ratios.ContainsKey("redisLua"));
     }
 
+    // Proves a Redis that rewrites its append-only file by itself is named in the baseline's notes, since a rewrite mid-run forks it; the test server, started by the project's script, does not.
+    [Fact]
+    public async Task A_redis_that_rewrites_its_file_by_itself_is_noted_as_such()
+    {
+        await using var redis = await RedisTestServer.StartAsync();
+        await using var connection = await RedisBaseline.ConnectAsync(new LoadOptions { Redis = redis.Address });
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        var options = new LoadOptions
+        {
+            Scenario = "flash-sale", Callers = 4, Duration = TimeSpan.FromSeconds(1), Stock = 50, RedisBaseline = true, Redis = redis.Address,
+        };
+        await server.ConfigSetAsync("auto-aof-rewrite-percentage", "100");
+        try
+        {
+            var reports = await new Runner(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken);
+            Assert.Contains(reports[1].Notes, n => n.Contains("auto-aof-rewrite-percentage 100", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await server.ConfigSetAsync("auto-aof-rewrite-percentage", "0");
+        }
+    }
+
+    // Proves the Redis baseline rewrites an append-only file grown past its bound before it measures, and waits for the rewrite to end.
+    [Fact]
+    public async Task An_append_only_file_past_its_bound_is_rewritten_before_the_run()
+    {
+        await using var redis = await RedisTestServer.StartAsync();
+        await using var connection = await RedisBaseline.ConnectAsync(new LoadOptions { Redis = redis.Address });
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        await connection.GetDatabase().StringSetAsync($"stockgrains-test:{Fresh.Id("aof")}", 1);
+        var before = await RedisBaseline.PersistenceAsync(server, "aof_rewrites");
+        var notes = new List<string>();
+
+        // Any file is past a bound of one byte.
+        await RedisBaseline.CompactAppendOnlyFileAsync(connection, 1, notes, TestContext.Current.CancellationToken);
+        Assert.Empty(notes);
+        Assert.Equal(before + 1, await RedisBaseline.PersistenceAsync(server, "aof_rewrites"));
+        Assert.Equal(0, await RedisBaseline.PersistenceAsync(server, "aof_rewrite_in_progress"));
+
+        // Under its bound, the file is left alone.
+        await RedisBaseline.CompactAppendOnlyFileAsync(connection, long.MaxValue, notes, TestContext.Current.CancellationToken);
+        Assert.Equal(before + 1, await RedisBaseline.PersistenceAsync(server, "aof_rewrites"));
+    }
+
     // Proves --half-peak follows the closed loop with an open loop at half the rate it reached, on a server of its own, and both runs hold every invariant.
     [Fact]
     public async Task A_half_peak_run_fires_an_open_loop_at_half_the_measured_peak()
