@@ -84,7 +84,7 @@ public sealed partial class DeployFilesTests(ServerFixture fixture)
         }
     }
 
-    // Proves the server and the load generator ship with a cap on the young generation between 4 and 64 MiB a heap, which keeps a hot line's collections short.
+    // Proves the server and the load generator ship with a cap on the young generation between 4 and 64 MiB a heap, which bounds each young collection's pause.
     [Theory]
     [InlineData("StockGrains.Server")]
     [InlineData("StockGrains.LoadGenerator")]
