@@ -41,12 +41,7 @@ Console.WriteLine($"{options.Scenario}: " + (options.Rate > 0 ? $"{options.Rate:
     } +
     $", target {target} via {options.EffectiveVia}" + (options.Commits ? $", then {options.Then} each hold" : ""));
 
-// The GC and the JIT's settings change the figures more than most code changes do (the tail latency, the warm-up),
-// so every run says which it ran with, including the runtime settings read only from the environment, and any
-// setting of the embedded server given that way (the ledger's writers, say).
-string[] runtimeKnobs = ["DOTNET_gc", "DOTNET_GC", "DOTNET_TC_", "DOTNET_Tiered", "DOTNET_ThreadPool", "DOTNET_ReadyToRun", "StockGrains__"];
-var runtimeSettings = Environment.GetEnvironmentVariables().Keys.Cast<string>()
-    .Where(k => runtimeKnobs.Any(prefix => k.StartsWith(prefix, StringComparison.Ordinal))).Order(StringComparer.Ordinal).Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToArray();
+var runtimeSettings = RuntimeSettings.From(Environment.GetEnvironmentVariables());
 // The GC reports the young generation's cap as it took it, from the runtime configuration or the environment alike.
 var youngCap = GC.GetConfigurationVariables().TryGetValue("GCGen0MaxBudget", out var budget) && budget is long bytes && bytes > 0
     ? $", young generation at most {bytes / (1024 * 1024)} MiB a heap"

@@ -207,30 +207,38 @@ public static class RedisBaseline
     internal static async Task CompactAppendOnlyFileAsync(ConnectionMultiplexer redis, long maxBytes, List<string> notes, CancellationToken cancellationToken)
     {
         var server = redis.GetServer(redis.GetEndPoints()[0]);
-        if (await PersistenceAsync(server, "aof_current_size") is not { } size || size <= maxBytes)
-        {
-            return;
-        }
-
-        var deadline = DateTime.UtcNow + RewriteTimeout;
         try
         {
-            await server.ExecuteAsync("BGREWRITEAOF");
-        }
-        catch (RedisServerException)
-        {
-            // One already running (Redis refuses a second): wait for that one.
-        }
-
-        while (await PersistenceAsync(server, "aof_rewrite_in_progress") == 1 || await PersistenceAsync(server, "aof_rewrite_scheduled") == 1)
-        {
-            if (DateTime.UtcNow > deadline)
+            if (await PersistenceAsync(server, "aof_current_size") is not { } size || size <= maxBytes)
             {
-                notes.Add($"Redis's append-only file ({size:N0} bytes) was still being rewritten after {RewriteTimeout.TotalSeconds:N0} s; the run went on during it");
                 return;
             }
 
-            await Task.Delay(100, cancellationToken);
+            var deadline = DateTime.UtcNow + RewriteTimeout;
+            try
+            {
+                await server.ExecuteAsync("BGREWRITEAOF");
+            }
+            catch (RedisServerException)
+            {
+                // One already running (Redis refuses a second): wait for that one.
+            }
+
+            while (await PersistenceAsync(server, "aof_rewrite_in_progress") == 1 || await PersistenceAsync(server, "aof_rewrite_scheduled") == 1)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    notes.Add($"Redis's append-only file ({size:N0} bytes) was still being rewritten after {RewriteTimeout.TotalSeconds:N0} s; the run went on during it");
+                    return;
+                }
+
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+        catch (RedisException ex)
+        {
+            // A Redis that will not say or do this (a managed one, say) still gets its baseline, with the reason noted.
+            notes.Add($"could not check or rewrite Redis's append-only file ({ex.Message}); the run went on without");
         }
     }
 
@@ -269,8 +277,9 @@ public static class RedisBaseline
                     "an acknowledged decrement can be lost, so this baseline is not durable like StockGrains");
             }
 
+            // A server that does not name the setting (an older or a managed Redis) is left unremarked.
             var rewrite = (await server.ConfigGetAsync("auto-aof-rewrite-percentage")).FirstOrDefault().Value;
-            if (rewrite != "0")
+            if (rewrite is not null && rewrite != "0")
             {
                 notes.Add($"Redis rewrites its append-only file by itself (auto-aof-rewrite-percentage {rewrite}): a rewrite that starts " +
                     "mid-run forks Redis and slows this run and the next; deploy/redis-local.sh sets it to 0");

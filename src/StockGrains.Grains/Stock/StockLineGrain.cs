@@ -69,18 +69,38 @@ public sealed partial class StockLineGrain(
         var stored = snapshot.RecordExists ? snapshot.State : null;
         _rules = StockLineRules.FromSnapshot(key, stored, _options.RememberLimit, _options.CountApprovalThreshold, _options.UnsafeSkipStockCheck);
         _snapshotAt = _rules.Sequence;
+
+        // From a snapshot, the first page starts at the snapshot's own last entry, which must be in the ledger. A line
+        // only ever appends at the position after one it has seen committed, and PostgreSQL's fence trusts that (its
+        // primary key refuses a position already taken, not one past the end), so a snapshot ahead of its ledger (a
+        // ledger restored without its latest entries, say) must stop the line here rather than let it write past a gap.
+        var from = Math.Max(0, _snapshotAt - 1);
         while (true)
         {
-            var page = await store.ReadAsync(_line, _rules.Sequence, _options.ReplayPageSize, cancellationToken);
-            foreach (var entry in page)
+            var page = await store.ReadAsync(_line, from, _options.ReplayPageSize, cancellationToken);
+            var skip = 0;
+            if (from < _snapshotAt)
             {
-                _rules.Apply(entry);
+                if (page.Count == 0 || page[0].Sequence != _snapshotAt)
+                {
+                    throw new LedgerMismatchException(
+                        $"{_line}: the snapshot is at sequence {_snapshotAt}, but the ledger has no entry there: the ledger is behind its snapshot.");
+                }
+
+                skip = 1;
+            }
+
+            for (var i = skip; i < page.Count; i++)
+            {
+                _rules.Apply(page[i]);
             }
 
             if (page.Count < _options.ReplayPageSize)
             {
                 break;
             }
+
+            from = _rules.Sequence;
         }
 
         _durable = _rules.Sequence;

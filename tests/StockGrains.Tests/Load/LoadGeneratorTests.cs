@@ -283,6 +283,23 @@ public sealed class LoadGeneratorTests
         Assert.True(runner.Ratios.ContainsKey("redisLua"));
     }
 
+    // Proves a run reports the runtime's and the server's tuning from the environment, and never the server's secrets that live beside them.
+    [Fact]
+    public void A_run_reports_its_tuning_from_the_environment_and_none_of_the_server_secrets()
+    {
+        var reported = RuntimeSettings.From(new Dictionary<string, string>
+        {
+            ["DOTNET_GCGen0MaxBudget"] = "0x1000000",
+            ["StockGrains__LedgerWriters"] = "1",
+            ["StockGrains__StockLine__SnapshotEvery"] = "500",
+            ["StockGrains__ConnectionString"] = "Host=db;Password=hunter2",
+            ["StockGrains__Auth__Jwt__SigningKey"] = "signing-secret",
+            ["StockGrains__Auth__Clients__shop__KeyHashes__0"] = "hash-secret",
+            ["PATH"] = "/usr/bin",
+        });
+        Assert.Equal(["DOTNET_GCGen0MaxBudget=0x1000000", "StockGrains__LedgerWriters=1", "StockGrains__StockLine__SnapshotEvery=500"], reported);
+    }
+
     // Proves a Redis that rewrites its append-only file by itself is named in the baseline's notes, since a rewrite mid-run forks it; the test server, started by the project's script, does not.
     [Fact]
     public async Task A_redis_that_rewrites_its_file_by_itself_is_noted_as_such()
@@ -294,6 +311,7 @@ public sealed class LoadGeneratorTests
         {
             Scenario = "flash-sale", Callers = 4, Duration = TimeSpan.FromSeconds(1), Stock = 50, RedisBaseline = true, Redis = redis.Address,
         };
+        var original = (await server.ConfigGetAsync("auto-aof-rewrite-percentage")).Single().Value;
         await server.ConfigSetAsync("auto-aof-rewrite-percentage", "100");
         try
         {
@@ -302,7 +320,7 @@ public sealed class LoadGeneratorTests
         }
         finally
         {
-            await server.ConfigSetAsync("auto-aof-rewrite-percentage", "0");
+            await server.ConfigSetAsync("auto-aof-rewrite-percentage", original);
         }
     }
 

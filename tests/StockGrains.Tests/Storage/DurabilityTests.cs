@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using StockGrains.Reservations;
 using StockGrains.Stock;
 using StockGrains.Tests.Infrastructure;
@@ -64,6 +65,70 @@ public sealed class DurabilityTests
         Assert.Equal(before.Available, Assert.Single(rebuilt).Available);
 
         static PlaceReservation Place(long quantity) => new([new ReservationLineRequest("mug", "w1", quantity)], 600, "checkout");
+    }
+
+    // Proves a line whose ledger is behind its snapshot (a ledger restored without its latest entries) refuses to come up, on the embedded store, rather than write past the gap.
+    [Fact]
+    public Task A_line_whose_ledger_is_behind_its_snapshot_refuses_to_activate() => LedgerBehindSnapshotAsync([]);
+
+    // Proves the same on PostgreSQL, whose fence leaves the line's head to the primary key and would otherwise let the line append past the gap.
+    [Fact]
+    public async Task On_postgres_a_line_whose_ledger_is_behind_its_snapshot_refuses_to_activate() =>
+        await LedgerBehindSnapshotAsync(["--StockGrains:Store=PostgreSql", $"--StockGrains:ConnectionString={await PostgresTestDatabase.CreateAsync()}"]);
+
+    private static async Task LedgerBehindSnapshotAsync(string[] store)
+    {
+        var line = StockKey.Create("w1", Fresh.Id("behind")).ToString();
+        var dataDirectory = ServerHost.NewDataDirectory();
+        string[] settings = ["--StockGrains:StockLine:SnapshotEvery=2", .. store];
+        await using (var first = await ServerHost.StartAsync(dataDirectory, null, settings))
+        {
+            var grain = first.Grains.GetGrain<IStockLineGrain>(line);
+            await grain.ReceiveAsync(new ReceiveCommand("receipt-1", 10, "op"));
+            await grain.ReceiveAsync(new ReceiveCommand("receipt-2", 1, "op"));
+
+            // The snapshot at sequence 2 is written in the background once both entries are durable; then it is moved
+            // three entries past the ledger's end, as if the ledger had lost them.
+            var moved = 0;
+            for (var i = 0; i < 50 && (moved = await MoveSnapshotAsync(first, line, from: 2, to: 5)) == 0; i++)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.Equal(1, moved);
+        }
+
+        await using var second = await ServerHost.StartAsync(dataDirectory, null, settings);
+        var again = second.Grains.GetGrain<IStockLineGrain>(line);
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => again.ReceiveAsync(new ReceiveCommand("receipt-3", 1, "op")));
+        Assert.Contains("the ledger is behind its snapshot", refused.ToString(), StringComparison.Ordinal);
+        Assert.Equal([1L, 2L], (await second.Store.ReadAsync(line, 0, 10)).Select(e => e.Sequence));
+    }
+
+    /// <summary>Rewrites the line's stored snapshot from one sequence to another; the rows changed (0 while none is stored at <paramref name="from"/>).</summary>
+    private static async Task<int> MoveSnapshotAsync(ServerHost host, string line, long from, long to)
+    {
+        var (before, after) = ($"\"sequence\":{from},\"onHand\"", $"\"sequence\":{to},\"onHand\"");
+        if (host.App.Services.GetService<StockGrains.Grains.Storage.PostgresDatabase>() is { } postgres)
+        {
+            await using var connection = await postgres.DataSource.OpenConnectionAsync();
+            await using var update = new Npgsql.NpgsqlCommand(
+                "UPDATE OrleansStorage SET PayloadBinary = convert_to(replace(convert_from(PayloadBinary, 'UTF8'), $1, $2), 'UTF8') " +
+                "WHERE GrainIdExtensionString = $3 AND position($1 in convert_from(PayloadBinary, 'UTF8')) > 0", connection)
+            {
+                Parameters = { new() { Value = before }, new() { Value = after }, new() { Value = line } },
+            };
+            return await update.ExecuteNonQueryAsync();
+        }
+
+        await using var sqlite = await host.Database.OpenWriterAsync();
+        await using var command = sqlite.CreateCommand();
+        command.CommandText = "UPDATE OrleansStorage SET PayloadBinary = CAST(replace(CAST(PayloadBinary AS TEXT), $before, $after) AS BLOB) " +
+            "WHERE GrainIdExtensionString = $line AND instr(CAST(PayloadBinary AS TEXT), $before) > 0";
+        command.Parameters.AddWithValue("$before", before);
+        command.Parameters.AddWithValue("$after", after);
+        command.Parameters.AddWithValue("$line", line);
+        return await command.ExecuteNonQueryAsync();
     }
 
     private static async Task<long> SnapshotCountAsync(ServerHost host)
