@@ -58,6 +58,20 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         string.Join(", ", LedgerColumns.Select((c, i) => $"unnest(${i + 2}::{(c.IsText ? "text" : "bigint")}[]) AS {c.Name}")) + ") AS u " +
         "WHERE u.line IN (SELECT line FROM fenced)";
 
+    /// <summary>
+    /// The insert of a transaction none of whose appends is pipelined: the primary key is then every line's whole fence,
+    /// so there is nothing to look up, and PostgreSQL neither unpacks the fences' arrays nor builds the look's hash.
+    /// </summary>
+    internal static readonly string PlainInsertSql =
+        $"INSERT INTO stock_ledger (line, {Columns}) SELECT unnest($1::text[]), " +
+        string.Join(", ", LedgerColumns.Select((c, i) => $"unnest(${i + 2}::{(c.IsText ? "text" : "bigint")}[])"));
+
+    /// <summary>Parameters of <see cref="PlainInsertSql"/>: the lines, then one array per column.</summary>
+    internal static int PlainInsertParameterCount => LedgerColumns.Length + 1;
+
+    /// <summary>The plain insert as the writer sends it: checked, with the number of entries it must write as one more parameter.</summary>
+    internal static readonly string CheckedPlainInsertSql = CheckedSql(PlainInsertSql, PlainInsertParameterCount);
+
     /// <summary>Parameters of <see cref="InsertSql"/>: the lines, one array per column, then the fences' three arrays.</summary>
     internal static int InsertParameterCount => FenceParameter + 2;
 
@@ -278,15 +292,20 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         private readonly List<long> _fenceExpected = [];
         private readonly List<string?> _fencePrevious = [];
         private readonly NpgsqlParameter<long> _count = new() { NpgsqlDbType = NpgsqlDbType.Bigint };
+        private readonly NpgsqlParameter<long> _plainCount = new() { NpgsqlDbType = NpgsqlDbType.Bigint };
 
         public InsertCommand(NpgsqlConnection connection)
         {
             Connection = connection;
             Command.Parameters.Add(new NpgsqlParameter<List<string?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, TypedValue = _lines });
+            Plain.Parameters.Add(new NpgsqlParameter<List<string?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, TypedValue = _lines });
             foreach (var column in _columns)
             {
                 Command.Parameters.Add(column.Parameter);
+                Plain.Parameters.Add(column.PlainParameter);
             }
+
+            Plain.Parameters.Add(_plainCount);
 
             Command.Parameters.Add(new NpgsqlParameter<List<string?>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text, TypedValue = _fenceLines });
             Command.Parameters.Add(new NpgsqlParameter<List<long>> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint, TypedValue = _fenceExpected });
@@ -298,6 +317,9 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         public NpgsqlConnection Connection { get; }
 
         public NpgsqlBatchCommand Command { get; } = new(CheckedInsertSql);
+
+        /// <summary>The same insert without the fences' look, for a transaction with no pipelined append; it shares the lists.</summary>
+        public NpgsqlBatchCommand Plain { get; } = new(CheckedPlainInsertSql);
 
         /// <summary>Fills the parameters with every entry of <paramref name="writes"/> and each line's fence.</summary>
         public NpgsqlBatchCommand Fill(IReadOnlyList<LineWrite> writes)
@@ -337,8 +359,8 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
             }
 
             // The insert must write every entry it was given; fewer means a line lost its fence.
-            _count.TypedValue = _lines.Count;
-            return Command;
+            _count.TypedValue = _plainCount.TypedValue = _lines.Count;
+            return _fencePrevious.Exists(p => p is not null) ? Command : Plain;
         }
 
         private static void Clear<T>(List<T> list)
@@ -359,6 +381,9 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         {
             public abstract NpgsqlParameter Parameter { get; }
 
+            /// <summary>The same values for the plain insert: a parameter belongs to one command only.</summary>
+            public abstract NpgsqlParameter PlainParameter { get; }
+
             public static ColumnValues For(LedgerColumn column) => column.IsText
                 ? new ColumnValues<string?>(column.TextOf, NpgsqlDbType.Text)
                 : new ColumnValues<long?>(column.NumberOf, NpgsqlDbType.Bigint);
@@ -374,9 +399,12 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
         {
             private readonly List<T> _values = [];
             private readonly NpgsqlParameter<List<T>> _parameter = new() { NpgsqlDbType = NpgsqlDbType.Array | element };
+            private readonly NpgsqlParameter<List<T>> _plainParameter = new() { NpgsqlDbType = NpgsqlDbType.Array | element };
             private bool _any;
 
             public override NpgsqlParameter Parameter => _parameter;
+
+            public override NpgsqlParameter PlainParameter => _plainParameter;
 
             public override void Clear()
             {
@@ -391,7 +419,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
                 _values.Add(value);
             }
 
-            public override void Bind() => _parameter.TypedValue = _any ? _values : null;
+            public override void Bind() => _parameter.TypedValue = _plainParameter.TypedValue = _any ? _values : null;
         }
     }
 

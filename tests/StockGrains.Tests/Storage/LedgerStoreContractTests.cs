@@ -743,6 +743,11 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
         var conditions = plan.Where(l => l.Contains("Index Cond", StringComparison.Ordinal)).ToList();
         Assert.Single(conditions);
         Assert.All(conditions, c => Assert.Contains(" AND ", c));
+
+        // With no pipelined append in the transaction the writer sends the plain insert, which reads nothing of the ledger.
+        var plain = await GenericPlanAsync(PostgresLedgerStore.CheckedPlainInsertSql,
+            string.Join(", ", Enumerable.Repeat("'{}'", PostgresLedgerStore.PlainInsertParameterCount)) + ", 0");
+        Assert.DoesNotContain(plain, l => l.Contains("Scan", StringComparison.Ordinal) && l.Contains("stock_ledger", StringComparison.Ordinal));
     }
 
     // Proves a batch of lookups finds each id on two columns of an index even in the generic plan made on an empty ledger: planned as a join, it read the whole ledger.
