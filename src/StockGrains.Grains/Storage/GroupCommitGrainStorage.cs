@@ -4,8 +4,8 @@ using Orleans.Storage;
 namespace StockGrains.Grains.Storage;
 
 /// <summary>
-/// Grain storage whose writes go through the ledger's silo-wide writer: the states of many grains, and the ledger
-/// appends of many lines, share one transaction and one commit. Order reservations use it. Through Orleans' own
+/// Grain storage whose writes go through the ledger's silo-wide writers: the states of many grains, and the ledger
+/// appends of many lines, share each writer's transactions and commits. Order reservations use it. Through Orleans' own
 /// ADO.NET storage every order write was a transaction of its own, so orders were capped at the database's commit
 /// rate, whatever the stock lines could do. Orders stored there before this storage existed were moved over by the
 /// schema script that created its table (<c>*-005-grain-states.sql</c>).

@@ -148,8 +148,9 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
     }
 
     /// <summary>
-    /// Queues a write for the silo-wide writer and waits until its transaction has committed. The writer starts on first
-    /// use, exactly once however many callers arrive together, so a subclass is fully constructed before it runs.
+    /// Queues a write for its writer (the one its line or grain always goes to) and waits until its transaction has
+    /// committed. The writers start on first use, exactly once however many callers arrive together, so a subclass is
+    /// fully constructed before they run.
     /// </summary>
     private async Task WriteAsync(PendingWrite write, CancellationToken cancellationToken)
     {
@@ -770,7 +771,7 @@ public abstract partial class RelationalLedgerStore : ILedgerStore, IAsyncDispos
         public WriterCommands? Commands { get; set; }
     }
 
-    /// <summary>A write waiting for the silo-wide writer: whether it lost its fence, and its caller's completion.</summary>
+    /// <summary>A write waiting for its writer: whether it lost its fence, and its caller's completion.</summary>
     protected abstract class PendingWrite
     {
         /// <summary>What the write is ordered by: its line, or its grain state's id.</summary>
