@@ -209,7 +209,7 @@ public static class RedisBaseline
         var server = redis.GetServer(redis.GetEndPoints()[0]);
         try
         {
-            if (await PersistenceAsync(server, "aof_current_size") is not { } size || size <= maxBytes)
+            if (Number(await PersistenceAsync(server), "aof_current_size") is not { } size || size <= maxBytes)
             {
                 return;
             }
@@ -224,7 +224,8 @@ public static class RedisBaseline
                 // One already running (Redis refuses a second): wait for that one.
             }
 
-            while (await PersistenceAsync(server, "aof_rewrite_in_progress") == 1 || await PersistenceAsync(server, "aof_rewrite_scheduled") == 1)
+            while (await PersistenceAsync(server) is var info
+                && (Number(info, "aof_rewrite_in_progress") == 1 || Number(info, "aof_rewrite_scheduled") == 1))
             {
                 if (DateTime.UtcNow > deadline)
                 {
@@ -242,13 +243,14 @@ public static class RedisBaseline
         }
     }
 
-    /// <summary>One number from Redis's <c>INFO persistence</c>, or null when it has none by that name.</summary>
-    internal static async Task<long?> PersistenceAsync(IServer server, string field)
-    {
-        var info = await server.InfoAsync("persistence");
-        var value = info.SelectMany(group => group).FirstOrDefault(pair => pair.Key == field).Value;
-        return long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var number) ? number : null;
-    }
+    /// <summary>Redis's <c>INFO persistence</c>, read once for every field a look needs.</summary>
+    internal static async Task<IReadOnlyList<KeyValuePair<string, string>>> PersistenceAsync(IServer server) =>
+        (await server.InfoAsync("persistence")).SelectMany(group => group).ToList();
+
+    /// <summary>One number of an <c>INFO</c> answer, or null when it has none by that name.</summary>
+    internal static long? Number(IReadOnlyList<KeyValuePair<string, string>> info, string field) =>
+        long.TryParse(info.FirstOrDefault(pair => pair.Key == field).Value, System.Globalization.NumberStyles.Integer,
+            System.Globalization.CultureInfo.InvariantCulture, out var number) ? number : null;
 
     internal static async Task<ConnectionMultiplexer> ConnectAsync(LoadOptions options)
     {

@@ -24,6 +24,15 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     : RelationalLedgerStore(logger, database.WriterConnections)
 {
     /// <summary>
+    /// The inserts' rows, the lines (<c>$1</c>) and one array per ledger column after them, as both inserts select them.
+    /// The rows come from one <c>unnest</c> per column in the select list, which PostgreSQL runs in step and pads with
+    /// nulls where an array is shorter or absent. A multi-argument <c>unnest</c> in <c>FROM</c> does the same but first
+    /// copies every row into a tuple store: 32 rows took about 40 µs more per transaction that way.
+    /// </summary>
+    private static readonly string UnnestedRows = "unnest($1::text[]) AS line, " +
+        string.Join(", ", LedgerColumns.Select((c, i) => $"unnest(${i + 2}::{(c.IsText ? "text" : "bigint")}[]) AS {c.Name}"));
+
+    /// <summary>
     /// Every entry of the transaction, behind its line's fence. The primary key is the fence at the line's head: the
     /// first entry of an append takes the position after the one it expects, so if another writer has appended there
     /// since, the insert breaks the key and PostgreSQL refuses the whole transaction. That covers every append whose line
@@ -44,27 +53,19 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     /// the operation-id index on <c>line</c> alone and read every entry of the line. Either way a hot line's pipelined
     /// append cost about 10 ms of PostgreSQL's CPU at 35,000 entries, and the hot SKU fell from 34k/s to 1.9k/s.
     /// </para>
-    /// <para>
-    /// The rows come from one <c>unnest</c> per column in the select list, which PostgreSQL runs in step and pads with
-    /// nulls where an array is shorter or absent. A multi-argument <c>unnest</c> in <c>FROM</c> does the same but first
-    /// copies every row into a tuple store: 32 rows took about 40 µs more per transaction that way.
-    /// </para>
     /// </summary>
     internal static readonly string InsertSql =
         $"WITH fenced AS MATERIALIZED (SELECT f.line FROM unnest(${FenceParameter}::text[], ${FenceParameter + 1}::bigint[], " +
         $"${FenceParameter + 2}::text[]) AS f(line, expected, previous) " +
         "WHERE f.previous IS NULL OR (SELECT true FROM stock_ledger s WHERE s.line = f.line AND s.sequence = f.expected AND s.operation_id = f.previous) IS NOT NULL) " +
-        $"INSERT INTO stock_ledger (line, {Columns}) SELECT u.* FROM (SELECT unnest($1::text[]) AS line, " +
-        string.Join(", ", LedgerColumns.Select((c, i) => $"unnest(${i + 2}::{(c.IsText ? "text" : "bigint")}[]) AS {c.Name}")) + ") AS u " +
+        $"INSERT INTO stock_ledger (line, {Columns}) SELECT u.* FROM (SELECT {UnnestedRows}) AS u " +
         "WHERE u.line IN (SELECT line FROM fenced)";
 
     /// <summary>
     /// The insert of a transaction none of whose appends is pipelined: the primary key is then every line's whole fence,
     /// so there is nothing to look up, and PostgreSQL neither unpacks the fences' arrays nor builds the look's hash.
     /// </summary>
-    internal static readonly string PlainInsertSql =
-        $"INSERT INTO stock_ledger (line, {Columns}) SELECT unnest($1::text[]), " +
-        string.Join(", ", LedgerColumns.Select((c, i) => $"unnest(${i + 2}::{(c.IsText ? "text" : "bigint")}[])"));
+    internal static readonly string PlainInsertSql = $"INSERT INTO stock_ledger (line, {Columns}) SELECT {UnnestedRows}";
 
     /// <summary>Parameters of <see cref="PlainInsertSql"/>: the lines, then one array per column.</summary>
     internal static int PlainInsertParameterCount => LedgerColumns.Length + 1;
@@ -115,7 +116,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
     private readonly ILogger<PostgresLedgerStore> _logger = logger;
 
     /// <summary>Each writer's insert, made afresh for each connection it opens; only that writer's thread touches it.</summary>
-    private readonly InsertCommand?[] _inserts = new InsertCommand?[MaxWriters];
+    private readonly InsertCommand?[] _inserts = new InsertCommand?[database.WriterConnections];
 
     protected override async Task<DbConnection> OpenReaderAsync(CancellationToken cancellationToken) =>
         await database.DataSource.OpenConnectionAsync(cancellationToken);
@@ -333,6 +334,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
                 column.Clear();
             }
 
+            var pipelined = false;
             foreach (var write in writes)
             {
                 if (write.Entries.Count == 0)
@@ -340,6 +342,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
                     continue;
                 }
 
+                pipelined |= write.Previous is not null;
                 _fenceLines.Add(write.Line);
                 _fenceExpected.Add(write.Expected);
                 _fencePrevious.Add(write.Previous);
@@ -360,7 +363,7 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
 
             // The insert must write every entry it was given; fewer means a line lost its fence.
             _count.TypedValue = _plainCount.TypedValue = _lines.Count;
-            return _fencePrevious.Exists(p => p is not null) ? Command : Plain;
+            return pipelined ? Command : Plain;
         }
 
         private static void Clear<T>(List<T> list)

@@ -332,18 +332,18 @@ public sealed class LoadGeneratorTests
         await using var connection = await RedisBaseline.ConnectAsync(new LoadOptions { Redis = redis.Address });
         var server = connection.GetServer(connection.GetEndPoints()[0]);
         await connection.GetDatabase().StringSetAsync($"stockgrains-test:{Fresh.Id("aof")}", 1);
-        var before = await RedisBaseline.PersistenceAsync(server, "aof_rewrites");
+        var before = RedisBaseline.Number(await RedisBaseline.PersistenceAsync(server), "aof_rewrites");
         var notes = new List<string>();
 
         // Any file is past a bound of one byte.
         await RedisBaseline.CompactAppendOnlyFileAsync(connection, 1, notes, TestContext.Current.CancellationToken);
         Assert.Empty(notes);
-        Assert.Equal(before + 1, await RedisBaseline.PersistenceAsync(server, "aof_rewrites"));
-        Assert.Equal(0, await RedisBaseline.PersistenceAsync(server, "aof_rewrite_in_progress"));
+        Assert.Equal(before + 1, RedisBaseline.Number(await RedisBaseline.PersistenceAsync(server), "aof_rewrites"));
+        Assert.Equal(0, RedisBaseline.Number(await RedisBaseline.PersistenceAsync(server), "aof_rewrite_in_progress"));
 
         // Under its bound, the file is left alone.
         await RedisBaseline.CompactAppendOnlyFileAsync(connection, long.MaxValue, notes, TestContext.Current.CancellationToken);
-        Assert.Equal(before + 1, await RedisBaseline.PersistenceAsync(server, "aof_rewrites"));
+        Assert.Equal(before + 1, RedisBaseline.Number(await RedisBaseline.PersistenceAsync(server), "aof_rewrites"));
     }
 
     // Proves --half-peak follows the closed loop with an open loop at half the rate it reached, on a server of its own, and both runs hold every invariant.

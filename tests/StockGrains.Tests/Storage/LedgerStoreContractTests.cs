@@ -344,7 +344,7 @@ public abstract class LedgerStoreContractTests
     {
         var store = await StoreAsync();
         var other = $"{Fresh.Id("w")}/busy";
-        var line = SameWriterAs(other, "open");
+        var line = LineOnWriter(RelationalLedgerStore.WriterOf(other, Writers), "open");
         Task busy;
         ILedgerAppend open;
         await using (await HoldWritesAsync())
@@ -378,15 +378,15 @@ public abstract class LedgerStoreContractTests
     /// <summary>The ledger writers the store under test runs: a line waits behind another only when both have the same one.</summary>
     protected virtual int Writers => 1;
 
-    /// <summary>A fresh line on the same writer as <paramref name="line"/>.</summary>
-    private string SameWriterAs(string line, string name)
+    /// <summary>A fresh line whose appends go to writer <paramref name="writer"/> of the store under test.</summary>
+    protected string LineOnWriter(int writer, string name)
     {
         while (true)
         {
-            var candidate = $"{Fresh.Id("w")}/{name}";
-            if (RelationalLedgerStore.WriterOf(candidate, Writers) == RelationalLedgerStore.WriterOf(line, Writers))
+            var line = $"{Fresh.Id("w")}/{name}";
+            if (RelationalLedgerStore.WriterOf(line, Writers) == writer)
             {
-                return candidate;
+                return line;
             }
         }
     }
@@ -570,21 +570,9 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContractTests, IAsyncD
     {
         var store = await StoreAsync();
         Assert.Equal(2, _database!.WriterConnections);
-        string LineOf(int writer, string name)
-        {
-            while (true)
-            {
-                var line = $"{Fresh.Id("w")}/{name}";
-                if (RelationalLedgerStore.WriterOf(line, _database.WriterConnections) == writer)
-                {
-                    return line;
-                }
-            }
-        }
-
-        var held = LineOf(0, "held");
-        var behind = LineOf(0, "behind");
-        var free = LineOf(1, "free");
+        var held = LineOnWriter(0, "held");
+        var behind = LineOnWriter(0, "behind");
+        var free = LineOnWriter(1, "free");
 
         // Another session inserts the held line's row and keeps its transaction open: the writer's insert of the same row waits for it.
         await using var blocker = await _database.DataSource.OpenConnectionAsync();
