@@ -47,6 +47,13 @@ public enum ReservationOutcome
 
     /// <summary>A line asks for more units, or the order for a longer hold, than this client may; nothing is stored.</summary>
     LimitExceeded = 13,
+
+    /// <summary>
+    /// The order is malformed: no lines or too many, an id that is not canonical, a quantity below one, a hold time out
+    /// of range, or two lines that would share one hold (the same SKU twice at one warehouse, or both named and left to
+    /// the trade policy). Nothing is stored.
+    /// </summary>
+    InvalidRequest = 14,
 }
 
 [GenerateSerializer, Immutable, Alias("sg.ReservationLineRequest")]

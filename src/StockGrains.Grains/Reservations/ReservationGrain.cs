@@ -49,6 +49,11 @@ public sealed partial class ReservationGrain(
             return new ReservationResult(state.State.Status == ReservationStatus.Refused ? RefusalOutcome() : ReservationOutcome.AlreadyPlaced, View());
         }
 
+        if (!IsWellFormed(request, _options))
+        {
+            return new ReservationResult(ReservationOutcome.InvalidRequest, null);
+        }
+
         var caller = CallerIdentity.Current;
         var ttl = request.TtlSeconds > 0 ? request.TtlSeconds : _options.DefaultTtlSeconds;
         if (caller?.MaxHoldSeconds is { } longest)
@@ -288,7 +293,16 @@ public sealed partial class ReservationGrain(
 
         if (state.State.Status == ReservationStatus.Pending && time.GetUtcNow() >= state.State.ExpiresAt)
         {
-            await ForEachHeldLineAsync((line, command) => line.ExpireAsync(command), "system");
+            var expired = await ForEachHeldLineAsync((line, command) => line.ExpireAsync(command), "system");
+            if (expired.Any(r => r.Hold?.Status == HoldStatus.Committed))
+            {
+                // A commit reached some lines, but its call failed before the order recorded it, and nobody asked
+                // again before the order's time ran out. A committed hold never expires, so those units would stay
+                // reserved for good by an order that says it expired: they are released instead (a hold already
+                // expired answers that, and changes nothing).
+                await ForEachHeldLineAsync((line, command) => line.ReleaseAsync(command), "system");
+            }
+
             state.State.Status = ReservationStatus.Expired;
             await state.WriteStateAsync();
         }
@@ -333,17 +347,19 @@ public sealed partial class ReservationGrain(
 
         if (shortLines.Count > 0)
         {
-            // Compensation: every line asked lets go. Release of a hold that never existed is a no-op.
-            await Task.WhenAll(s.Attempts.Select(a => Line(a.Sku, a.Warehouse).ReleaseAsync(new HoldCommand(Id, s.Actor))));
+            // Compensation: the refusal is stored first, and then every line asked lets go (release of a hold that
+            // never existed is a no-op). Stored after the releases, a crash between the two left a placement that its
+            // retry could finish as placed, counting holds the releases had already let go. Stored first, a crash
+            // leaves at worst holds that no order counts, and their lines expire them at the order's expiry.
             s.Status = ReservationStatus.Refused;
             s.ShortLines = shortLines;
-        }
-        else
-        {
-            s.Status = ReservationStatus.Pending;
-            ScheduleExpiry();
+            await state.WriteStateAsync();
+            await Task.WhenAll(s.Attempts.Select(a => Line(a.Sku, a.Warehouse).ReleaseAsync(new HoldCommand(Id, s.Actor))));
+            return;
         }
 
+        s.Status = ReservationStatus.Pending;
+        ScheduleExpiry();
         await state.WriteStateAsync();
     }
 
@@ -484,7 +500,12 @@ public sealed partial class ReservationGrain(
         var expiry = s.ExpiresAt.AddSeconds(_options.LineHoldGraceSeconds);
         var result = await Line(attempt.Sku, attempt.Warehouse)
             .ReserveAsync(new ReserveCommand(Id, attempt.Quantity, expiry, s.Actor, Reference: $"order:{Id}", Entered: attempt.Entered));
-        attempt.Outcome = result.Outcome is StockLineOutcome.Reserved or StockLineOutcome.AlreadyReserved ? AttemptOutcome.Held : AttemptOutcome.Refused;
+        // A replay answers AlreadyReserved whatever became of the hold since: only one still pending (or committed)
+        // holds units for this order; one released or expired on its line is as good as refused.
+        attempt.Outcome = result.Outcome is StockLineOutcome.Reserved
+            || (result.Outcome is StockLineOutcome.AlreadyReserved && result.Hold?.Status is null or HoldStatus.Pending or HoldStatus.Committed)
+            ? AttemptOutcome.Held
+            : AttemptOutcome.Refused;
         attempt.Available = result.Line.Available;
         attempt.RefusalReason = result.Outcome == StockLineOutcome.HoldLimitReached ? StockLineRules.HoldLimitReason : null;
     }
@@ -499,6 +520,34 @@ public sealed partial class ReservationGrain(
         new(Id, state.State.Status, state.State.ExpiresAt,
             state.State.Held.Select(a => new ReservationLine(a.Sku, a.Warehouse, a.Quantity, a.Entered)).ToList(),
             state.State.ShortLines);
+
+    /// <summary>
+    /// What the HTTP API checks before it calls, checked again for trusted Orleans clients, which call the grain
+    /// directly. Past this point a malformed order would do harm: two lines on one stock line share one hold, so the
+    /// order would count units twice that are held once, and a quantity the line throws on would leave the order stored
+    /// half placed, its every retry throwing again.
+    /// </summary>
+    internal static bool IsWellFormed(PlaceReservation request, ReservationOptions options)
+    {
+        if (request.Lines is not { Count: > 0 } lines || lines.Count > options.MaxLines
+            || request.TtlSeconds < 0 || request.TtlSeconds > options.MaxTtlSeconds)
+        {
+            return false;
+        }
+
+        var named = new HashSet<(string Warehouse, string Sku)>();
+        var allocated = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in lines)
+        {
+            if (line is null || line.Quantity < 1 || !Ids.IsValid(line.Sku) || (line.Warehouse is not null && !Ids.IsValid(line.Warehouse))
+                || !(line.Warehouse is null ? allocated.Add(line.Sku) : named.Add((line.Warehouse, line.Sku))))
+            {
+                return false;
+            }
+        }
+
+        return !named.Any(n => allocated.Contains(n.Sku));
+    }
 
     /// <summary>What makes two placements "the same request": the lines in order, the TTL and the trade policy.</summary>
     internal static string Fingerprint(PlaceReservation request)

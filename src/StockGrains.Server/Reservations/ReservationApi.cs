@@ -121,6 +121,8 @@ public static class ReservationApi
                 new Dictionary<string, object?> { ["reservationId"] = body.ReservationId }),
             ReservationOutcome.LimitExceeded => Problems.Problem(StatusCodes.Status400BadRequest, "limit_exceeded",
                 "The order asks for more units per line, or a longer hold, than this client may.", "Nothing was changed."),
+            ReservationOutcome.InvalidRequest => Problems.Problem(StatusCodes.Status400BadRequest, "validation_failed", "The request is not valid.",
+                "The order is malformed; nothing was changed."),
             ReservationOutcome.ReservationIdReused => Problems.Problem(StatusCodes.Status422UnprocessableEntity, "reservation_id_reused",
                 "This reservationId was used with a different request.", "Use a new reservationId for a new order; nothing was changed."),
             _ => Unexpected(result.Outcome),

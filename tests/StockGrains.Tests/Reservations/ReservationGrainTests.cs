@@ -1,3 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+using StockGrains.Grains;
+using StockGrains.Grains.Reservations;
 using StockGrains.Reservations;
 using StockGrains.Stock;
 using StockGrains.Tests.Infrastructure;
@@ -194,5 +198,84 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
         Assert.Equal(4, (await a.Line.GetAsync()).Available);
         var kinds = (await a.Line.GetLedgerAsync(0, 100)).Entries.Select(e => e.Kind).ToList();
         Assert.Equal([LedgerEntryKind.Received, LedgerEntryKind.Reserved, LedgerEntryKind.Released], kinds);
+    }
+    // Proves an order whose commit reached only one of its lines, and was never asked again, frees both lines when it expires: no committed hold outlives it.
+    [Fact]
+    public async Task An_order_whose_commit_reached_one_line_frees_both_when_it_expires()
+    {
+        var a = await StockedAsync(5);
+        var b = await StockedAsync(5);
+        var id = Fresh.Id("order");
+        var order = Host.Grains.GetGrain<IReservationGrain>(id);
+        await order.PlaceAsync(new PlaceReservation([new(a.Sku, a.Warehouse, 2), new(b.Sku, b.Warehouse, 3)], 120, "checkout"));
+
+        // What a commit whose call to the second line failed leaves behind: the first line's hold committed, the order still pending.
+        Assert.Equal(StockLineOutcome.Committed, (await a.Line.CommitAsync(new HoldCommand(id, "checkout"))).Outcome);
+
+        Host.Clock.Advance(TimeSpan.FromSeconds(121));
+        Assert.Equal(ReservationStatus.Expired, (await order.GetAsync()).Reservation!.Status);
+        var lineA = await a.Line.GetAsync();
+        var lineB = await b.Line.GetAsync();
+        Assert.Equal((5L, 0L, 0L, 5L), (lineA.OnHand, lineA.Reserved, lineA.Committed, lineA.Available));
+        Assert.Equal((5L, 0L, 5L), (lineB.OnHand, lineB.Reserved, lineB.Available));
+        Assert.Equal(ReservationOutcome.InvalidTransition, (await order.CommitAsync("checkout")).Outcome);
+    }
+
+    // Proves a placement resumed after an interruption does not count a hold its line has let go meanwhile: the order is refused and holds nothing anywhere.
+    [Fact]
+    public async Task A_resumed_placement_does_not_count_a_hold_its_line_let_go()
+    {
+        var a = await StockedAsync(5);
+        var b = await StockedAsync(5);
+        var id = Fresh.Id("order");
+        var order = Host.Grains.GetGrain<IReservationGrain>(id);
+        var request = new PlaceReservation([new(a.Sku, a.Warehouse, 2), new(b.Sku, b.Warehouse, 3)], 600, "checkout");
+        var now = Host.Clock.GetUtcNow();
+
+        // What an interrupted placement left: its request stored with no line's outcome recorded, and the first line's hold taken and since let go.
+        var state = new GrainState<ReservationState>
+        {
+            State = new ReservationState
+            {
+                Fingerprint = ReservationGrain.Fingerprint(request),
+                Status = ReservationStatus.Placing,
+                PlacedAt = now,
+                ExpiresAt = now.AddSeconds(request.TtlSeconds),
+                Actor = request.Actor,
+                Requested = [.. request.Lines],
+                Attempts = request.Lines.Select(l => new LineAttempt { Sku = l.Sku, Warehouse = l.Warehouse!, Quantity = l.Quantity }).ToList(),
+            },
+        };
+        await Host.App.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Orders).WriteStateAsync("reservation", order.GetGrainId(), state);
+        Assert.Equal(StockLineOutcome.Reserved, (await a.Line.ReserveAsync(new ReserveCommand(id, 2, state.State.ExpiresAt.AddSeconds(30), "checkout"))).Outcome);
+        Assert.Equal(StockLineOutcome.Released, (await a.Line.ReleaseAsync(new HoldCommand(id, "checkout"))).Outcome);
+
+        Assert.Equal(ReservationStatus.Refused, (await order.GetAsync()).Reservation!.Status);
+        Assert.Equal(0, (await a.Line.GetAsync()).Reserved);
+        Assert.Equal(0, (await b.Line.GetAsync()).Reserved);
+        Assert.Equal(ReservationOutcome.InsufficientStock, (await order.PlaceAsync(request)).Outcome);
+    }
+    // Proves a malformed order from a trusted Orleans client is refused whole before anything is stored or held: two lines on one stock line, a quantity below one, no lines, a hold time out of range, a SKU both named and allocated, an id that is not canonical.
+    [Fact]
+    public async Task A_malformed_order_is_refused_and_stores_nothing()
+    {
+        var a = await StockedAsync(5);
+        PlaceReservation[] malformed =
+        [
+            new([new(a.Sku, a.Warehouse, 1), new(a.Sku, a.Warehouse, 1)], 600, "checkout"),
+            new([new(a.Sku, a.Warehouse, 0)], 600, "checkout"),
+            new([], 600, "checkout"),
+            new([new(a.Sku, a.Warehouse, 1)], -1, "checkout"),
+            new([new(a.Sku, a.Warehouse, 1), new(a.Sku, null, 1)], 600, "checkout", "any-policy"),
+            new([new(a.Sku + " ", a.Warehouse, 1)], 600, "checkout"),
+        ];
+        foreach (var request in malformed)
+        {
+            var order = Order();
+            Assert.Equal(ReservationOutcome.InvalidRequest, (await order.PlaceAsync(request)).Outcome);
+            Assert.Equal(ReservationOutcome.NotFound, (await order.GetAsync()).Outcome);
+        }
+
+        Assert.Equal(0, (await a.Line.GetAsync()).Reserved);
     }
 }
