@@ -69,6 +69,13 @@ public sealed class TransferGrain(
         }
 
         await DispatchAsync();
+        if (state.State.Status == TransferStatus.Refused)
+        {
+            // The units never left the source (its answer came only now, to this retry of the dispatch): there is
+            // nothing to receive, and receiving anyway would make units out of nothing.
+            return new TransferResult(TransferOutcome.NotFound, null);
+        }
+
         if (state.State.Status == TransferStatus.Received)
         {
             return new TransferResult(TransferOutcome.Unchanged, View());
