@@ -112,7 +112,7 @@ public sealed partial class StockLineGrain(
         _storedExpiryKnown = _storedExpiry is null;
         LogActivated(_line, _snapshotAt, _rules.Sequence);
         await InheritSkuPolicyAsync(key);
-        await ExpireDueHoldsAsync();
+        await ExpireDueAndStoreAsync();
         PublishAvailability();
     }
 
@@ -212,7 +212,18 @@ public sealed partial class StockLineGrain(
         return new LedgerPage(entries);
     }
 
-    public async Task ExpireDueHoldsAsync()
+    public Task ExpireDueHoldsAsync()
+    {
+        // The sweeper calls this for a line the expiry index says is due, so the stored time has come, whatever this
+        // activation believed: the slack can leave a stored time behind the line's real one (its last pending hold
+        // committed, say), and a line loaded again cannot know that time. Taking it as due makes the line store its
+        // real expiry, or none, so the index lets go of it instead of waking it every minute for good.
+        (_storedExpiry, _storedExpiryKnown) = (time.GetUtcNow(), true);
+        return ExpireDueAndStoreAsync();
+    }
+
+    /// <summary>Expires what is due and, when nothing is left to carry it, stores the line's real earliest expiry.</summary>
+    private async Task ExpireDueAndStoreAsync()
     {
         await ReadAsync(() => _rules.Sequence);
         ScheduleExpiry();
@@ -280,7 +291,7 @@ public sealed partial class StockLineGrain(
         _expiryTimer?.Dispose();
         _expiryTimer = null;
         _timerDue = null;
-        return ExpireDueHoldsAsync();
+        return ExpireDueAndStoreAsync();
     }
 
     /// <summary>
@@ -289,7 +300,7 @@ public sealed partial class StockLineGrain(
     /// </summary>
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        await ExpireDueHoldsAsync();
+        await ExpireDueAndStoreAsync();
         if (_rules.NextExpiry is not null && !_storedExpiryKnown)
         {
             await StoreExpiryAsync();

@@ -1016,8 +1016,16 @@ public sealed class StockLineRules
                 _holds.Remove(old);
             }
 
-            if (_approvals.TryGetValue(old, out var approval) && approval.Status != ApprovalStatus.Pending)
+            if (_approvals.TryGetValue(old, out var approval))
             {
+                if (approval.Status == ApprovalStatus.Pending)
+                {
+                    // A request still waiting for its second person is remembered whole, its operation too: a retry of
+                    // it must be answered as pending, and a line that knows the approval never looks the id up. It
+                    // becomes forgettable again once it is approved or rejected.
+                    continue;
+                }
+
                 _approvals.Remove(old);
             }
 

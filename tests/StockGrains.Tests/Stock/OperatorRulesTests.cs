@@ -63,6 +63,40 @@ public sealed class OperatorRulesTests
         Assert.Equal(StockLineOutcome.AlreadyApproved, rules.ResolveApproval(new ResolveApprovalCommand("a1", false, "boss"), T0).Result.Outcome);
     }
 
+    // Proves a write-off parked for approval is still answered as pending when retried after many later operations, and is decided only by its approval: the line remembers a waiting request, and forgets it once resolved.
+    [Fact]
+    public void A_parked_write_off_retried_after_many_operations_is_still_pending()
+    {
+        var rules = new StockLineRules(Key, rememberLimit: 2);
+        rules.Receive(new ReceiveCommand("r0", 5, "op"), T0);
+        rules.SetPolicy(new SetPolicyCommand("p0", NegativeStockPolicy.Approval, 0, "admin"), T0);
+        Hold(rules, "o", 4);
+        var writeOff = new AdjustCommand("a1", -3, AdjustmentReason.Shrinkage, "clerk");
+        Assert.Equal(StockLineOutcome.PendingApproval, rules.Adjust(writeOff, T0).Result.Outcome);
+
+        // Enough later receipts that the request would be forgotten, and enough stock that the write-off would no longer need approval.
+        for (var i = 0; i < 5; i++)
+        {
+            rules.Receive(new ReceiveCommand($"k{i}", 1, "op"), T0);
+        }
+
+        rules.Durable(rules.Sequence);
+        Assert.False(rules.NeedsLookup("a1"));
+        Assert.Equal(StockLineOutcome.AlreadyPendingApproval, rules.Adjust(writeOff, T0).Result.Outcome);
+        Assert.Equal(10, rules.OnHand);
+        Assert.Single(rules.PendingApprovals);
+
+        Assert.Equal(StockLineOutcome.Approved, rules.ResolveApproval(new ResolveApprovalCommand("a1", true, "supervisor"), T0).Result.Outcome);
+        Assert.Equal(7, rules.OnHand);
+        for (var i = 5; i < 10; i++)
+        {
+            rules.Receive(new ReceiveCommand($"k{i}", 1, "op"), T0);
+        }
+
+        rules.Durable(rules.Sequence);
+        Assert.True(rules.NeedsLookup("a1"));
+    }
+
     // Proves a rejected approval changes no balance and is recorded.
     [Fact]
     public void A_rejected_adjustment_changes_nothing()

@@ -191,6 +191,26 @@ public sealed class StockLineGrainTests(ServerFixture fixture)
         Assert.Equal(HoldStatus.Pending, (await line.GetHoldAsync("d"))!.Status);
     }
 
+    // Proves a line whose last pending hold was committed within the slack, and that left memory, is let go by the expiry index when the sweeper wakes it: it is not woken again and again for good.
+    [Fact]
+    public async Task A_line_woken_for_a_stored_expiry_it_no_longer_has_clears_it()
+    {
+        var line = NewLine();
+        var key = line.GetPrimaryKeyString();
+        await line.ReceiveAsync(new ReceiveCommand("in", 10, "op"));
+        await line.ReserveAsync(Reserve("a", 1, ttlSeconds: 600));
+        await line.CommitAsync(new HoldCommand("a", "x"));
+        Assert.NotNull(await StoredExpiryAsync(key));
+
+        await line.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        Host.Clock.Advance(TimeSpan.FromSeconds(601));
+        Assert.Contains(key, await Host.Store.DueLinesAsync(Host.Clock.GetUtcNow(), 1000));
+        await Host.Grains.GetGrain<StockGrains.Grains.Stock.IExpirySweeperGrain>(0).SweepAsync();
+        Assert.Null(await StoredExpiryAsync(key));
+        Assert.DoesNotContain(key, await Host.Store.DueLinesAsync(Host.Clock.GetUtcNow(), 1000));
+        Assert.Equal(HoldStatus.Committed, (await line.GetHoldAsync("a"))!.Status);
+    }
+
     // Proves the timer while active: with no call at all, an active line expires a due hold by itself.
     [Fact]
     public async Task An_active_line_expires_a_due_hold_without_being_called()
