@@ -466,7 +466,11 @@ public sealed partial class PostgresLedgerStore(PostgresDatabase database, ILogg
             {
                 if (byLine.TryGetValue(append.Line, out var write))
                 {
-                    if (append.ExpectedSequence != write.Expected + write.Entries.Count)
+                    // A later append rides on the first one's fence only if it follows it exactly: at the position
+                    // after its last entry and, when it names a predecessor, behind that very entry. Anything else
+                    // comes from another activation of the line, and the generic path fences each append on its own.
+                    if (append.ExpectedSequence != write.Expected + write.Entries.Count
+                        || (append.PreviousOperationId is { } previous && write.Entries.Count > 0 && previous != write.Entries[^1].OperationId))
                     {
                         return null;
                     }

@@ -350,13 +350,7 @@ public abstract class LedgerStoreContractTests
         await using (await HoldWritesAsync())
         {
             busy = store.AppendAsync(other, 0, [Receipt(1, "a")]);
-            var waited = System.Diagnostics.Stopwatch.StartNew();
-            while (store.Counters.WritesInTransaction == 0)
-            {
-                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "the writer never took the first append");
-                await Task.Delay(10, TestContext.Current.CancellationToken);
-            }
-
+            await WriterBusyAsync(store);
             open = store.BeginAppend(line, 0, Receipt(1, "r1"));
             for (var sequence = 2; sequence <= 5; sequence++)
             {
@@ -373,6 +367,41 @@ public abstract class LedgerStoreContractTests
         // The refused entry starts the next append, behind the last one the first append took.
         await store.BeginAppend(line, 5, Receipt(6, "r6"), previousOperationId: "r5").Durable;
         Assert.Equal(6, (await store.ReadAsync(line, 0, 10)).Count);
+    }
+
+    // Proves appends of one line written in one transaction stand or fall by their own fences: one that names a predecessor other than the entry before it fails, though its position follows.
+    [Fact]
+    public async Task An_append_joined_behind_another_fails_when_it_names_another_predecessor()
+    {
+        var store = await StoreAsync();
+        var other = $"{Fresh.Id("w")}/busy";
+        var line = LineOnWriter(RelationalLedgerStore.WriterOf(other, Writers), "joined");
+        await store.AppendAsync(line, 0, [Receipt(1, "first")]);
+        Task busy, theirs, mine;
+        await using (await HoldWritesAsync())
+        {
+            // While the writer waits on its first transaction, two activations' appends of the line queue for the next one.
+            busy = store.AppendAsync(other, 0, [Receipt(1, "a")]);
+            await WriterBusyAsync(store);
+            theirs = store.AppendAsync(line, 1, [Receipt(2, "theirs-2")]);
+            mine = store.AppendAsync(line, 2, [Receipt(3, "mine-3")], previousOperationId: "mine-2");
+        }
+
+        await busy;
+        await theirs;
+        await Assert.ThrowsAsync<LedgerConflictException>(() => mine);
+        Assert.Equal(["first", "theirs-2"], (await store.ReadAsync(line, 0, 10)).Select(e => e.OperationId));
+    }
+
+    /// <summary>Waits until the store's writer has taken a transaction: what is appended now waits for the next one.</summary>
+    private static async Task WriterBusyAsync(ILedgerStore store)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (store.Counters.WritesInTransaction == 0)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "the writer never took the first append");
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
     }
 
     /// <summary>The ledger writers the store under test runs: a line waits behind another only when both have the same one.</summary>
