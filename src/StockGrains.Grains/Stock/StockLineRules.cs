@@ -454,6 +454,23 @@ public sealed class StockLineRules
     }
 
     /// <summary>
+    /// Expires the hold <paramref name="reservationId"/> if it is pending and its time has come, and returns the entry;
+    /// null otherwise. <see cref="ExpireDue"/> takes due holds in expiry order, at most so many a turn, so a hold past its
+    /// time can still be pending when a command about it arrives.
+    /// </summary>
+    public LedgerEntry? ExpireIfDue(string reservationId, DateTimeOffset now)
+    {
+        if (!_holds.TryGet(reservationId, out var hold) || hold.Status != HoldStatus.Pending || hold.ExpiresAt > now)
+        {
+            return null;
+        }
+
+        var entry = TransitionEntry(hold, LedgerEntryKind.Expired, "system", now);
+        Apply(entry);
+        return entry;
+    }
+
+    /// <summary>
     /// Applies one ledger entry to the state: the only place the state changes. Used both for fresh decisions and
     /// for replaying a stored ledger; it checks that the balances it computes equal the balances the entry recorded.
     /// </summary>

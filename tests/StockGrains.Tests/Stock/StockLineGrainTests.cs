@@ -72,6 +72,25 @@ public sealed class StockLineGrainTests(ServerFixture fixture)
         Assert.Equal((992L, 200L), (view.OnHand, view.Reserved));
     }
 
+    // Proves a hold past its time cannot be committed, even when more holds fell due at once than the line expires in one turn: the hold a command names is expired first.
+    [Fact]
+    public async Task A_hold_past_its_time_is_not_committed_when_more_fell_due_than_a_turn_expires()
+    {
+        await using var host = await ServerHost.StartAsync(null, null, "--StockGrains:StockLine:MaxExpiriesPerTurn=1");
+        var line = host.Grains.GetGrain<IStockLineGrain>(StockKey.Create(Fresh.Id("w"), Fresh.Id("mug")).ToString());
+        var start = host.Clock.GetUtcNow();
+        await line.ReceiveAsync(new ReceiveCommand("in", 10, "op"));
+        await line.ReserveAsync(new ReserveCommand("first", 1, start.AddSeconds(60), "checkout"));
+        await line.ReserveAsync(new ReserveCommand("second", 1, start.AddSeconds(61), "checkout"));
+        await line.ReserveAsync(new ReserveCommand("third", 1, start.AddSeconds(62), "checkout"));
+
+        host.Clock.Advance(TimeSpan.FromSeconds(63));
+        Assert.Equal(StockLineOutcome.InvalidTransition, (await line.CommitAsync(new HoldCommand("third", "checkout"))).Outcome);
+        Assert.Equal(StockLineOutcome.AlreadyExpired, (await line.ReleaseAsync(new HoldCommand("second", "checkout"))).Outcome);
+        Assert.Equal(HoldStatus.Expired, (await line.GetHoldAsync("third"))!.Status);
+        Assert.Equal(0, (await line.GetAsync()).Reserved);
+    }
+
     // Proves a retried reservation is answered from the ledger without a second hold, and a changed quantity is refused.
     [Fact]
     public async Task A_retried_reservation_holds_once_and_a_different_quantity_is_a_conflict()
