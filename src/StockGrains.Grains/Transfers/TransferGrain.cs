@@ -19,11 +19,18 @@ public sealed class TransferState
 
     /// <summary>Why the source refused, when it did.</summary>
     public TransferOutcome? Refusal { get; set; }
+
+    /// <summary>
+    /// The operation id both lines record the transfer under: the transfer id with a suffix no client id can carry
+    /// (<see cref="TransferGrain.LineOperationId"/>). Null for a transfer stored before it was kept, whose lines
+    /// recorded the bare transfer id; it keeps that id, so its retries are still recognised.
+    /// </summary>
+    public string? LineOperationId { get; set; }
 }
 
 /// <summary>
-/// A transfer between warehouses. The request is stored first; then the source gives the units (the transfer id is
-/// its operation id, so a retry takes them once), then the destination receives them the same way. Each step can be
+/// A transfer between warehouses. The request is stored first; then the source gives the units (the transfer's
+/// operation id makes a retry take them once), then the destination receives them the same way. Each step can be
 /// repeated safely, so an interrupted transfer is finished by the next call.
 /// </summary>
 public sealed class TransferGrain(
@@ -55,6 +62,7 @@ public sealed class TransferGrain(
             Quantity = command.Quantity,
             Actor = command.Actor,
             Status = TransferStatus.Dispatching,
+            LineOperationId = LineOperationId(Id),
         };
         await state.WriteStateAsync();
         await DispatchAsync();
@@ -82,7 +90,7 @@ public sealed class TransferGrain(
         }
 
         var s = state.State;
-        var result = await Line(s.ToWarehouse).TransferInAsync(new TransferCommand(Id, s.Quantity, s.FromWarehouse, actor));
+        var result = await Line(s.ToWarehouse).TransferInAsync(new TransferCommand(s.LineOperationId ?? Id, s.Quantity, s.FromWarehouse, actor));
         if (result.Outcome is not (StockLineOutcome.TransferredIn or StockLineOutcome.AlreadyTransferred))
         {
             throw new InvalidOperationException($"Transfer {Id}: the destination answered {result.Outcome}.");
@@ -107,7 +115,7 @@ public sealed class TransferGrain(
             return;
         }
 
-        var result = await Line(s.FromWarehouse).TransferOutAsync(new TransferCommand(Id, s.Quantity, s.ToWarehouse, s.Actor));
+        var result = await Line(s.FromWarehouse).TransferOutAsync(new TransferCommand(s.LineOperationId ?? Id, s.Quantity, s.ToWarehouse, s.Actor));
         (s.Status, s.Refusal) = result.Outcome switch
         {
             StockLineOutcome.TransferredOut or StockLineOutcome.AlreadyTransferred => (TransferStatus.InTransit, (TransferOutcome?)null),
@@ -117,6 +125,13 @@ public sealed class TransferGrain(
         };
         await state.WriteStateAsync();
     }
+
+    /// <summary>
+    /// A line has one space of operation ids, which receipts' idempotency keys and reservations' ids share with
+    /// transfers. A transfer recorded under its bare id would clash with a receipt or a hold of the same id at its
+    /// destination, after its units had left the source: they could never arrive. A colon is in no client's id.
+    /// </summary>
+    internal static string LineOperationId(string transferId) => transferId + ":transfer";
 
     private IStockLineGrain Line(string warehouse) =>
         GrainFactory.GetGrain<IStockLineGrain>(StockKey.Create(warehouse, state.State.Sku).ToString());
