@@ -113,7 +113,14 @@ public sealed partial class StockLineGrain(
         LogActivated(_line, _snapshotAt, _rules.Sequence);
         await InheritSkuPolicyAsync(key);
         await ExpireDueAndStoreAsync();
-        PublishAvailability();
+
+        // Everything decided so far is durable here (the expiry check above waited for it). A line with no entry has
+        // nothing to tell the read model, which reads an unknown warehouse as zero anyway: published, every read of a
+        // made-up SKU would leave a zero behind in a shard for good.
+        if (_rules.Sequence > 0)
+        {
+            PublishAvailability(_rules.View);
+        }
     }
 
     /// <summary>
@@ -564,7 +571,8 @@ public sealed partial class StockLineGrain(
                 var count = append.Count;
                 StockGrainsTelemetry.AppendBatchSize.Record(count);
                 StockGrainsTelemetry.AppendDuration.Record(TimeProvider.System.GetElapsedTime(append.Started).TotalMilliseconds);
-                _durable = _inFlight[count - 1].Entry.Sequence;
+                var last = _inFlight[count - 1].Entry;
+                _durable = last.Sequence;
                 _rules.Durable(_durable);
                 for (var i = 0; i < count; i++)
                 {
@@ -572,7 +580,7 @@ public sealed partial class StockLineGrain(
                 }
 
                 _inFlight.RemoveRange(0, count);
-                PublishAvailability();
+                PublishAvailability(_rules.ViewAfter(last));
 
                 // A snapshot's cost grows with the line's state (a hot line holds thousands of open holds), so it is
                 // written at most once per that many entries: the cost per entry stays constant however big the line.
@@ -596,7 +604,12 @@ public sealed partial class StockLineGrain(
     /// the silo's other changed lines (<see cref="AvailabilityPublisher"/>): a hot line that changes a thousand times a
     /// second sends about twenty views, and 10,000 lines that each change now and then share a few messages.
     /// </summary>
-    private void PublishAvailability() => availability.Publish(_line, _rules.View);
+    /// <param name="durable">
+    /// The line as its durable ledger has it. The live state can be ahead, with entries still in flight: published, a
+    /// later append that failed would leave the read model showing balances that were never stored, at a sequence
+    /// higher than the reloaded line's, which the read model would then ignore until the line got that far again.
+    /// </param>
+    private void PublishAvailability(StockLineView durable) => availability.Publish(_line, durable);
 
     /// <summary>
     /// Writes a snapshot of the state as it is now, once everything in it is durable. The copy is taken first, in one

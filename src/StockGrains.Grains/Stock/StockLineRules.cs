@@ -108,6 +108,15 @@ public sealed class StockLineRules
         PendingApprovals = _approvals.Count == 0 ? 0 : _approvals.Values.Count(a => a.Status == ApprovalStatus.Pending),
     };
 
+    /// <summary>The line as <paramref name="entry"/> left it, from the balances the entry records: what is durable once it is.</summary>
+    public StockLineView ViewAfter(LedgerEntry entry) =>
+        new(Key.Warehouse, Key.Sku, entry.OnHandAfter, entry.ReservedAfter, entry.CommittedAfter, entry.SafetyStockAfter,
+            entry.OnHandAfter - entry.ReservedAfter - entry.SafetyStockAfter, entry.Sequence, entry.PolicyAfter)
+        {
+            Backordered = Math.Max(0, entry.ReservedAfter - Math.Max(0, entry.OnHandAfter)),
+            AlertCause = entry.AlertCauseAfter,
+        };
+
     /// <summary>
     /// A line is negative when it holds more than it physically has (or has less than nothing). Under <c>allow</c>
     /// holding more than on hand is a backorder by choice, not an error; on hand below zero always is.
