@@ -91,7 +91,9 @@ public sealed partial class ReservationGrain(
             ExpiresAt = now.AddSeconds(ttl),
             Actor = request.Actor,
             TradePolicy = request.TradePolicy,
-            PolicyWarehouses = policy?.Warehouses.ToList() ?? [],
+            // A policy stored before its grain refused duplicates may name a warehouse twice: planned twice, one
+            // stock line would get two attempts under one hold.
+            PolicyWarehouses = policy?.Warehouses.Distinct(StringComparer.Ordinal).ToList() ?? [],
             Allocation = policy?.Allocation ?? AllocationStrategy.Priority,
             Requested = [.. request.Lines],
             Attempts = request.Lines.Where(l => l.Warehouse is not null)

@@ -22,7 +22,7 @@ public sealed record AvailabilityResponse(string Sku, string TradePolicy, long A
 public static class TradePolicyApi
 {
     /// <summary>Most warehouses one trade policy may name.</summary>
-    public const int MaxWarehouses = 50;
+    public const int MaxWarehouses = StockGrains.Grains.TradePolicies.TradePolicyGrain.MaxWarehouses;
 
     public static IEndpointRouteBuilder MapTradePolicyApi(this IEndpointRouteBuilder app)
     {

@@ -283,4 +283,20 @@ public sealed class TradePolicyTests(ServerFixture fixture)
         var (_, redefined) = await Http.GetJsonAsync($"/v1/availability/{sku}?tradePolicy={policy}");
         Assert.Equal(3, redefined.Long("available"));
     }
+    // Proves a trade policy's grain refuses a malformed definition from a trusted Orleans client, a warehouse named twice among them, and keeps the definition it had.
+    [Fact]
+    public async Task A_policy_naming_a_warehouse_twice_is_refused_and_the_stored_one_stays()
+    {
+        var policy = fixture.Host.Grains.GetGrain<StockGrains.TradePolicies.ITradePolicyGrain>(Fresh.Id("tp"));
+        var stored = await policy.DefineAsync(["w1", "w2"], StockGrains.TradePolicies.AllocationStrategy.Priority);
+        string[][] malformed = [["w1", "w1"], [], ["w 1"], [.. Enumerable.Range(0, TradePolicyGrain.MaxWarehouses + 1).Select(i => $"w{i}")]];
+        foreach (var warehouses in malformed)
+        {
+            await Assert.ThrowsAsync<ArgumentException>(() => policy.DefineAsync(warehouses, StockGrains.TradePolicies.AllocationStrategy.Priority));
+        }
+
+        var kept = await policy.GetAsync();
+        Assert.Equal((stored.Version, stored.Allocation), (kept!.Version, kept.Allocation));
+        Assert.Equal(["w1", "w2"], kept.Warehouses);
+    }
 }
