@@ -41,7 +41,7 @@ public sealed class Validate
         {
             Add(field, "Required.");
         }
-        else if (value == 0 || Math.Abs(value.Value) > MaxQuantity)
+        else if (value is 0 or < -MaxQuantity or > MaxQuantity)
         {
             Add(field, $"Must be a non-zero whole number from -{MaxQuantity:N0} to {MaxQuantity:N0}.");
         }

@@ -75,8 +75,16 @@ public static partial class SecurityHosting
                     {
                         if (context.Principal?.Identity is ClaimsIdentity identity)
                         {
+                            // A caller without a subject has no identity to check: requests without one come from inside
+                            // the cluster, which every order and warehouse trusts, so such a token is refused outright.
+                            if (identity.FindFirst("sub")?.Value is not { Length: > 0 } subject)
+                            {
+                                context.Fail("The token names no subject (sub).");
+                                return Task.CompletedTask;
+                            }
+
                             identity.AddClaims(identity.FindAll("roles").Select(c => new Claim(ClaimTypes.Role, c.Value)).ToList());
-                            identity.AddClaim(new Claim(ClaimTypes.Name, identity.FindFirst("sub")?.Value ?? ""));
+                            identity.AddClaim(new Claim(ClaimTypes.Name, subject));
                         }
 
                         return Task.CompletedTask;

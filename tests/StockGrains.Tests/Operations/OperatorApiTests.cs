@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using StockGrains.Server.Http;
 using StockGrains.Stock;
 using StockGrains.Tests.Infrastructure;
 
@@ -43,6 +44,20 @@ public sealed class OperatorApiTests(ServerFixture fixture)
         var (ok, adjusted) = await Http.PostJsonAsync($"{line}/adjustments", new { quantityDelta = -1, reason = "damaged", note = "dropped" });
         Assert.Equal(200, ok);
         Assert.Equal(4, adjusted.Long("onHand"));
+    }
+
+    // Proves an adjustment whose quantity is out of range at either end, the most negative number JSON can carry included, is refused as invalid input and changes nothing.
+    [Fact]
+    public async Task An_adjustment_out_of_range_at_either_end_is_refused_as_invalid()
+    {
+        var line = await StockedAsync(5);
+        foreach (var delta in new[] { long.MinValue, -Validate.MaxQuantity - 1, Validate.MaxQuantity + 1, long.MaxValue })
+        {
+            var (status, body) = await Http.PostJsonAsync($"{line}/adjustments", new { quantityDelta = delta, reason = "correction" });
+            Assert.Equal((400, "validation_failed"), (status, body.Str("code")));
+        }
+
+        Assert.Equal(5, (await Http.GetJsonAsync(line)).Body.Long("onHand"));
     }
 
     // Proves four eyes through HTTP: under approval the write-off waits (202), the requester cannot approve (403 same_actor), another person can, and every step is in the ledger.

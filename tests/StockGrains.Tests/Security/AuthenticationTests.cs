@@ -13,9 +13,14 @@ public sealed class AuthenticationTests
 {
     private static readonly string SigningKey = Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
 
-    private static string Token(string subject, string[] roles, string[] warehouses, string key, string issuer = "https://issuer.test")
+    private static string Token(string? subject, string[] roles, string[] warehouses, string key, string issuer = "https://issuer.test")
     {
-        var claims = new Dictionary<string, object> { ["sub"] = subject, ["roles"] = roles, ["warehouses"] = warehouses };
+        var claims = new Dictionary<string, object> { ["roles"] = roles, ["warehouses"] = warehouses };
+        if (subject is not null)
+        {
+            claims["sub"] = subject;
+        }
+
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = issuer,
@@ -26,7 +31,7 @@ public sealed class AuthenticationTests
         });
     }
 
-    // Proves a JWT's subject, roles and warehouses authorise exactly like an API key's, and a forged token is refused.
+    // Proves a JWT's subject, roles and warehouses authorise exactly like an API key's, and a forged token, or one that names no subject, is refused.
     [Fact]
     public async Task A_jwt_bearer_token_is_scoped_by_its_roles_and_warehouses()
     {
@@ -44,6 +49,11 @@ public sealed class AuthenticationTests
         var forged = Convert.ToBase64String(Enumerable.Range(2, 32).Select(i => (byte)i).ToArray());
         http.DefaultRequestHeaders.Authorization = new("Bearer", Token("picker-7", ["operator"], ["north"], forged));
         Assert.Equal(401, (await http.PostJsonAsync($"/v1/stock/north/{sku}/receipts", new { quantity = 3 })).Status);
+
+        // Without a subject the caller could not be told from the cluster itself, which every warehouse and order trusts.
+        http.DefaultRequestHeaders.Authorization = new("Bearer", Token(null, ["operator"], ["north"], SigningKey));
+        Assert.Equal(401, (await http.PostJsonAsync($"/v1/stock/south/{sku}/receipts", new { quantity = 3 })).Status);
+        Assert.Equal(3, (await host.Http.GetJsonAsync($"/v1/stock/north/{sku}")).Body.Long("onHand"));
     }
 
     // Proves rotation: while a client has two key hashes configured, both keys work and act as the same client.
