@@ -245,9 +245,10 @@ public static class StockApi
         var result = await line.ResolveApprovalAsync(new ResolveApprovalCommand(approvalId, approve, actor, note));
         return result.Outcome switch
         {
-            StockLineOutcome.Approved or StockLineOutcome.AlreadyApproved =>
+            // A repeat of the same decision is answered as made; the other decision, after this one, is a conflict.
+            StockLineOutcome.Approved or StockLineOutcome.AlreadyApproved when approve =>
                 TypedResults.Ok(new ResolvedApprovalResponse("approved", ApprovalResponse.From(result.Approval!), StockLineResponse.From(result.Line))),
-            StockLineOutcome.Rejected or StockLineOutcome.AlreadyRejected =>
+            StockLineOutcome.Rejected or StockLineOutcome.AlreadyRejected when !approve =>
                 TypedResults.Ok(new ResolvedApprovalResponse("rejected", ApprovalResponse.From(result.Approval!), StockLineResponse.From(result.Line))),
             _ => Refused(result),
         };
@@ -273,6 +274,8 @@ public static class StockApi
             StockLineOutcome.CountSequenceInvalid => (409, "count_sequence_invalid", "The count starts at a sequence the line has not reached."),
             StockLineOutcome.ApprovalNotFound => (404, "approval_not_found", "No such approval on this line."),
             StockLineOutcome.SameActor => (403, "same_actor", "The requester cannot approve their own change; a second person must."),
+            StockLineOutcome.AlreadyApproved => (409, "approval_already_resolved", "The approval was already approved; it cannot be rejected now."),
+            StockLineOutcome.AlreadyRejected => (409, "approval_already_resolved", "The approval was already rejected; it cannot be approved now."),
             _ => (500, "unexpected_outcome", $"The line answered {result.Outcome}."),
         };
         return Problems.Problem(status, code, title, "Nothing was changed.",

@@ -60,7 +60,7 @@ public sealed class OperatorApiTests(ServerFixture fixture)
         Assert.Equal(5, (await Http.GetJsonAsync(line)).Body.Long("onHand"));
     }
 
-    // Proves four eyes through HTTP: under approval the write-off waits (202), the requester cannot approve (403 same_actor), another person can, and every step is in the ledger.
+    // Proves four eyes through HTTP: under approval the write-off waits (202), the requester cannot approve (403 same_actor), another person can, a rejection after that is a conflict, and every step is in the ledger.
     [Fact]
     public async Task An_approval_needs_a_second_person_and_every_step_is_in_the_ledger()
     {
@@ -82,6 +82,11 @@ public sealed class OperatorApiTests(ServerFixture fixture)
         var (approved, result) = await Http.PostJsonAsync($"{line}/approvals/{approvalId}/approve", actor: "supervisor");
         Assert.Equal(200, approved);
         Assert.Equal(3, result.GetProperty("line").Long("onHand"));
+
+        // The same decision again is answered as made; the other one, now, is a conflict that changes nothing.
+        Assert.Equal(200, (await Http.PostJsonAsync($"{line}/approvals/{approvalId}/approve", actor: "supervisor")).Status);
+        var (late, conflict) = await Http.PostJsonAsync($"{line}/approvals/{approvalId}/reject", actor: "supervisor");
+        Assert.Equal((409, "approval_already_resolved"), (late, conflict.Str("code")));
 
         var (_, ledger) = await Http.GetJsonAsync($"{line}/ledger");
         var kinds = ledger.GetProperty("entries").EnumerateArray().Select(e => e.Str("kind")).ToList();
