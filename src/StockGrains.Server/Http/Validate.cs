@@ -74,6 +74,28 @@ public sealed class Validate
         return this;
     }
 
+    /// <summary>
+    /// An optional whole number from a query string, from <paramref name="min"/> to <paramref name="max"/>: null when it
+    /// is absent or refused. Query parameters are read here rather than bound as numbers by the framework, whose refusal of
+    /// "abc" would come back as a bare 400 without the field that caused it.
+    /// </summary>
+    public long? Number(string field, string? text, long min, long max)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        Add(field, $"Must be a whole number from {min:N0} to {max:N0}.");
+        return null;
+    }
+
     public Validate Check(bool condition, string field, string message)
     {
         if (!condition)

@@ -36,15 +36,16 @@ public static class OperationsApi
     private static bool Sees(HttpContext context, string line) =>
         Access.Denied(context, StockKey.Parse(line).Warehouse, auditorsToo: true) is null;
 
-    public static async Task<Results<Ok<AlertsResponse>, ProblemHttpResult>> Alerts(HttpContext context, ILedgerStore store, int? limit)
+    public static async Task<Results<Ok<AlertsResponse>, ProblemHttpResult>> Alerts(HttpContext context, ILedgerStore store, string? limit)
     {
-        var validate = new Validate().Check(limit is null or >= 1 and <= MaxRows, "limit", $"Must be from 1 to {MaxRows}.");
+        var validate = new Validate();
+        var rows = (int?)validate.Number("limit", limit, 1, MaxRows);
         if (!validate.Ok)
         {
             return validate.Problem();
         }
 
-        var alerts = await store.OpenAlertsAsync(limit ?? 100);
+        var alerts = await store.OpenAlertsAsync(rows ?? 100);
         return TypedResults.Ok(new AlertsResponse(alerts.Where(a => Sees(context, a.Line)).Select(a =>
         {
             var key = StockKey.Parse(a.Line);
@@ -53,9 +54,10 @@ public static class OperationsApi
         }).ToList()));
     }
 
-    public static async Task<Results<Ok<ApprovalsResponse>, ProblemHttpResult>> Approvals(HttpContext context, ILedgerStore store, string? warehouse, int? limit)
+    public static async Task<Results<Ok<ApprovalsResponse>, ProblemHttpResult>> Approvals(HttpContext context, ILedgerStore store, string? warehouse, string? limit)
     {
-        var validate = new Validate().Check(limit is null or >= 1 and <= MaxRows, "limit", $"Must be from 1 to {MaxRows}.");
+        var validate = new Validate();
+        var most = (int?)validate.Number("limit", limit, 1, MaxRows);
         if (warehouse is not null)
         {
             validate.Id("warehouse", warehouse);
@@ -71,7 +73,7 @@ public static class OperationsApi
             return denied;
         }
 
-        var rows = await store.PendingApprovalsAsync(warehouse, limit ?? 100);
+        var rows = await store.PendingApprovalsAsync(warehouse, most ?? 100);
         return TypedResults.Ok(new ApprovalsResponse(rows.Where(r => Sees(context, r.Line)).Select(r =>
         {
             var key = StockKey.Parse(r.Line);
@@ -81,16 +83,16 @@ public static class OperationsApi
         }).ToList()));
     }
 
-    public static async Task<Results<Ok<ReconciliationResult>, ProblemHttpResult>> Reconcile(Reconciliation reconciliation, string? after, int? limit)
+    public static async Task<Results<Ok<ReconciliationResult>, ProblemHttpResult>> Reconcile(Reconciliation reconciliation, string? after, string? limit)
     {
-        var validate = new Validate().Check(limit is null or >= 1 and <= Reconciliation.MaxLinesPerReport, "limit",
-            $"Must be from 1 to {Reconciliation.MaxLinesPerReport}.");
+        var validate = new Validate();
+        var lines = (int?)validate.Number("limit", limit, 1, Reconciliation.MaxLinesPerReport);
         validate.Check(after is null || StockKey.TryParse(after, out _), "after", "Must be a line key 'warehouse/sku' from a previous page.");
         if (!validate.Ok)
         {
             return validate.Problem();
         }
 
-        return TypedResults.Ok(await reconciliation.RunAsync(after ?? "", limit ?? 100));
+        return TypedResults.Ok(await reconciliation.RunAsync(after ?? "", lines ?? 100));
     }
 }

@@ -190,18 +190,18 @@ public static class StockApi
     }
 
     public static async Task<Results<Ok<LedgerResponse>, ProblemHttpResult>> GetLedger(
-        string warehouse, string sku, IGrainFactory grains, long? after, int? limit)
+        string warehouse, string sku, IGrainFactory grains, string? after, string? limit)
     {
         var validate = new Validate();
         var line = Line(warehouse, sku, grains, validate);
-        validate.Check(after is null or >= 0, "after", "Must be a sequence, 0 or more.");
-        validate.Check(limit is null or >= 1 and <= MaxLedgerPage, "limit", $"Must be from 1 to {MaxLedgerPage}.");
+        var from = validate.Number("after", after, 0, long.MaxValue);
+        var most = (int?)validate.Number("limit", limit, 1, MaxLedgerPage);
         if (!validate.Ok || line is null)
         {
             return validate.Problem();
         }
 
-        var page = await line.GetLedgerAsync(after ?? 0, limit ?? 100);
+        var page = await line.GetLedgerAsync(from ?? 0, most ?? 100);
         return TypedResults.Ok(new LedgerResponse(page.Entries.Select(LedgerEntryResponse.From).ToList()));
     }
 

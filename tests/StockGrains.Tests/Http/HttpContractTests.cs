@@ -31,6 +31,23 @@ public sealed class HttpContractTests(ServerFixture fixture)
         return ((int)response.StatusCode, code, response.Content.Headers.ContentType?.MediaType);
     }
 
+    // Proves a query parameter that is not a number, or is out of range, is a 400 validation_failed problem naming that parameter, on every route that pages.
+    [Theory]
+    [InlineData("/ledger?limit=abc", "limit")]
+    [InlineData("/ledger?limit=99999999999", "limit")]
+    [InlineData("/ledger?after=x", "after")]
+    [InlineData("/ledger?after=-4", "after")]
+    [InlineData("/v1/alerts?limit=x", "limit")]
+    [InlineData("/v1/approvals?limit=0", "limit")]
+    [InlineData("/v1/reports/reconciliation?limit=1.5", "limit")]
+    public async Task A_query_parameter_that_is_not_a_number_in_range_is_named_in_a_validation_problem(string query, string field)
+    {
+        var (line, _) = await LineAsync();
+        var (status, body) = await Http.GetJsonAsync(query.StartsWith("/ledger", StringComparison.Ordinal) ? line + query : query);
+        Assert.Equal((400, "validation_failed"), (status, body.Str("code")));
+        Assert.True(body.GetProperty("errors").TryGetProperty(field, out _), $"the problem names {field}: {body}");
+    }
+
     // Proves bad quantities (zero, negative, fractional, string, missing), unknown members and malformed JSON are 400 validation_failed problem documents and leave the line's sequence unchanged.
     [Theory]
     [InlineData("{\"quantity\": 0}")]
