@@ -24,6 +24,9 @@ public static class JsonBody
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
         {
+            // The contract's members are camelCase, exactly: the web defaults would also take "Quantity" or
+            // "QUANTITY", and silently fixing a name is what the API refuses to do for ids.
+            PropertyNameCaseInsensitive = false,
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
             NumberHandling = JsonNumberHandling.Strict,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

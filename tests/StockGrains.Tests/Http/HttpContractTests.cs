@@ -48,13 +48,14 @@ public sealed class HttpContractTests(ServerFixture fixture)
         Assert.True(body.GetProperty("errors").TryGetProperty(field, out _), $"the problem names {field}: {body}");
     }
 
-    // Proves bad quantities (zero, negative, fractional, string, missing), unknown members and malformed JSON are 400 validation_failed problem documents and leave the line's sequence unchanged.
+    // Proves bad quantities (zero, negative, fractional, string, missing), unknown or miscased members and malformed JSON are 400 validation_failed problem documents and leave the line's sequence unchanged.
     [Theory]
     [InlineData("{\"quantity\": 0}")]
     [InlineData("{\"quantity\": -1}")]
     [InlineData("{\"quantity\": 1.5}")]
     [InlineData("{\"quantity\": \"5\"}")]
     [InlineData("{\"quantity\": 1000000001}")]
+    [InlineData("{\"Quantity\": 5}")]
     [InlineData("{}")]
     [InlineData("{\"quantity\": 1, \"colour\": \"red\"}")]
     [InlineData("{\"quantity\": ")]
