@@ -33,7 +33,17 @@ public sealed record DefineSku(
     [property: Id(0)] string BaseUnit,
     [property: Id(1)] IReadOnlyDictionary<string, long> Packs,
     [property: Id(2)] NegativeStockPolicy? NegativeStock,
-    [property: Id(3)] string Actor);
+    [property: Id(3)] string Actor)
+{
+    /// <summary>The request's idempotency key, if it has one: a retry with it is answered as the original was.</summary>
+    [Id(4)] public string? OperationId { get; init; }
+}
+
+/// <summary>What defining a SKU did, and the definition it answers with (none when the key was reused).</summary>
+[GenerateSerializer, Immutable, Alias("sg.SkuResult")]
+public sealed record SkuResult(
+    [property: Id(0)] DefinitionOutcome Outcome,
+    [property: Id(1)] SkuDefinition? Definition);
 
 /// <summary>A SKU definition (key: the SKU). Its negative-stock policy is the default of every line of the SKU.</summary>
 [Alias("sg.ISkuGrain")]
@@ -42,6 +52,10 @@ public interface ISkuGrain : IGrainWithStringKey
     [Alias("Get"), ReadOnly, AlwaysInterleave]
     Task<SkuDefinition?> GetAsync();
 
+    /// <summary>Defines the SKU: the definition it answers with; throws when its idempotency key was used for another request.</summary>
     [Alias("Define")]
     Task<SkuDefinition> DefineAsync(DefineSku command);
+
+    [Alias("DefineOnce")]
+    Task<SkuResult> DefineOnceAsync(DefineSku command);
 }

@@ -22,14 +22,31 @@ public sealed record TradePolicyDefinition(
     [property: Id(2)] AllocationStrategy Allocation,
     [property: Id(3)] int Version);
 
+/// <summary>Defines a trade policy; with an <see cref="OperationId"/> (an idempotency key) a retry is answered as the original was.</summary>
+[GenerateSerializer, Immutable, Alias("sg.DefineTradePolicy")]
+public sealed record DefineTradePolicy(
+    [property: Id(0)] IReadOnlyList<string> Warehouses,
+    [property: Id(1)] AllocationStrategy Allocation,
+    [property: Id(2)] string? OperationId = null);
+
+/// <summary>What defining a trade policy did, and the definition it answers with (none when the key was reused).</summary>
+[GenerateSerializer, Immutable, Alias("sg.TradePolicyResult")]
+public sealed record TradePolicyResult(
+    [property: Id(0)] DefinitionOutcome Outcome,
+    [property: Id(1)] TradePolicyDefinition? Definition);
+
 [Alias("sg.ITradePolicyGrain")]
 public interface ITradePolicyGrain : IGrainWithStringKey
 {
     [Alias("Get"), ReadOnly, AlwaysInterleave]
     Task<TradePolicyDefinition?> GetAsync();
 
+    /// <summary>Defines the policy with no idempotency key: the definition, as stored.</summary>
     [Alias("Define")]
     Task<TradePolicyDefinition> DefineAsync(IReadOnlyList<string> warehouses, AllocationStrategy allocation);
+
+    [Alias("DefineOnce")]
+    Task<TradePolicyResult> DefineOnceAsync(DefineTradePolicy command);
 }
 
 /// <summary>What one warehouse contributes to a SKU's availability, and why.</summary>

@@ -15,6 +15,25 @@ public sealed class SkuState
     public NegativeStockPolicy? NegativeStock { get; set; }
 
     public int Version { get; set; }
+
+    /// <summary>The latest definitions asked for with an idempotency key, oldest first, at most <see cref="SkuGrain.RememberedKeys"/>.</summary>
+    public List<SkuPut> Puts { get; set; } = [];
+}
+
+/// <summary>A definition asked for with an idempotency key, and what it was answered: what a retry with the key gets again.</summary>
+public sealed class SkuPut
+{
+    public string Key { get; set; } = "";
+
+    public string Fingerprint { get; set; } = "";
+
+    public string BaseUnit { get; set; } = "";
+
+    public Dictionary<string, long> Packs { get; set; } = [];
+
+    public NegativeStockPolicy? NegativeStock { get; set; }
+
+    public int Version { get; set; }
 }
 
 /// <summary>
@@ -29,33 +48,75 @@ public sealed partial class SkuGrain(
     /// <summary>Most lines one SKU-wide policy change reaches: one per warehouse, so this is generous.</summary>
     public const int MaxLinesPerSku = 10_000;
 
+    /// <summary>
+    /// Idempotency keys a SKU remembers. A SKU is redefined now and then by an operator, so the latest few cover every
+    /// retry that is still coming; an older key is taken as new.
+    /// </summary>
+    public const int RememberedKeys = 64;
+
     public Task<SkuDefinition?> GetAsync() => Task.FromResult(state.RecordExists ? View() : null);
 
-    public async Task<SkuDefinition> DefineAsync(DefineSku command)
+    public async Task<SkuDefinition> DefineAsync(DefineSku command) =>
+        (await DefineOnceAsync(command)).Definition
+        ?? throw new ArgumentException($"The idempotency key '{command.OperationId}' was used for another definition of this SKU.", nameof(command));
+
+    public async Task<SkuResult> DefineOnceAsync(DefineSku command)
     {
         var s = state.State;
-        var unchanged = state.RecordExists && s.BaseUnit == command.BaseUnit && s.NegativeStock == command.NegativeStock
-            && s.Packs.Count == command.Packs.Count && s.Packs.All(p => command.Packs.TryGetValue(p.Key, out var v) && v == p.Value);
-        if (unchanged)
+        var fingerprint = $"{command.BaseUnit}|{string.Join(',', command.Packs.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"))}|{command.NegativeStock}";
+        if (command.OperationId is { } key && s.Puts.Find(p => p.Key == key) is { } earlier)
         {
-            return View();
+            // A retry gets what the request got the first time, even if the SKU has been redefined since: applying it
+            // again would undo the newer definition, and a pack's size decides every quantity entered in it.
+            return earlier.Fingerprint == fingerprint
+                ? new SkuResult(DefinitionOutcome.Replayed, new(this.GetPrimaryKeyString(), earlier.BaseUnit, earlier.Packs, earlier.NegativeStock, earlier.Version))
+                : new SkuResult(DefinitionOutcome.OperationIdReused, null);
         }
 
-        var policyChanged = command.NegativeStock is not null && command.NegativeStock != s.NegativeStock;
-        state.State = new SkuState
+        var unchanged = state.RecordExists && s.BaseUnit == command.BaseUnit && s.NegativeStock == command.NegativeStock
+            && s.Packs.Count == command.Packs.Count && s.Packs.All(p => command.Packs.TryGetValue(p.Key, out var v) && v == p.Value);
+        if (unchanged && command.OperationId is null)
         {
-            BaseUnit = command.BaseUnit,
-            Packs = new Dictionary<string, long>(command.Packs, StringComparer.Ordinal),
-            NegativeStock = command.NegativeStock,
-            Version = s.Version + 1,
-        };
-        await state.WriteStateAsync();
+            return new SkuResult(DefinitionOutcome.Unchanged, View());
+        }
+
+        var policyChanged = !unchanged && command.NegativeStock is not null && command.NegativeStock != s.NegativeStock;
+        var next = unchanged
+            ? new SkuState { BaseUnit = s.BaseUnit, Packs = s.Packs, NegativeStock = s.NegativeStock, Version = s.Version }
+            : new SkuState
+            {
+                BaseUnit = command.BaseUnit,
+                Packs = new Dictionary<string, long>(command.Packs, StringComparer.Ordinal),
+                NegativeStock = command.NegativeStock,
+                Version = s.Version + 1,
+            };
+        next.Puts = [.. s.Puts.Skip(Math.Max(0, s.Puts.Count - (RememberedKeys - 1)))];
+        if (command.OperationId is { } newKey)
+        {
+            next.Puts.Add(new SkuPut
+            {
+                Key = newKey, Fingerprint = fingerprint, BaseUnit = next.BaseUnit, Packs = next.Packs, NegativeStock = next.NegativeStock, Version = next.Version,
+            });
+        }
+
+        state.State = next;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not stored: the grain goes on with the definition that is.
+            state.State = s;
+            throw;
+        }
+
         if (policyChanged)
         {
             await PushPolicyAsync(command.Actor);
         }
 
-        return View();
+        return new SkuResult(unchanged ? DefinitionOutcome.Unchanged : DefinitionOutcome.Defined, View());
     }
 
     /// <summary>

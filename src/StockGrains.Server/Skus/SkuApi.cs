@@ -35,6 +35,7 @@ public static class SkuApi
     {
         var validate = new Validate().Id("sku", sku);
         var actor = Caller.Actor(request);
+        var key = Caller.IdempotencyKey(request, validate);
         var (body, problem) = await JsonBody.ReadAsync<SkuRequest>(request);
         if (problem is not null)
         {
@@ -63,7 +64,12 @@ public static class SkuApi
             return validate.Problem();
         }
 
-        var definition = await grains.Reference<ISkuGrain>(sku).DefineAsync(new DefineSku(body.BaseUnit!, packs, policy, actor));
+        var result = await grains.Reference<ISkuGrain>(sku).DefineOnceAsync(new DefineSku(body.BaseUnit!, packs, policy, actor) { OperationId = key });
+        if (result.Definition is not { } definition)
+        {
+            return Caller.KeyReused();
+        }
+
         return TypedResults.Ok(SkuResponse.From(definition));
     }
 

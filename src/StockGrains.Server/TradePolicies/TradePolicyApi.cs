@@ -39,6 +39,7 @@ public static class TradePolicyApi
         string tradePolicy, HttpRequest request, IGrainFactory grains, TradePolicyCache cache)
     {
         var validate = new Validate().Id("tradePolicy", tradePolicy);
+        var key = Caller.IdempotencyKey(request, validate);
         var (body, problem) = await JsonBody.ReadAsync<TradePolicyRequest>(request);
         if (problem is not null)
         {
@@ -65,7 +66,13 @@ public static class TradePolicyApi
             return validate.Problem();
         }
 
-        var definition = await grains.Reference<ITradePolicyGrain>(tradePolicy).DefineAsync(warehouses.Select(w => w!).ToList(), allocation!.Value);
+        var result = await grains.Reference<ITradePolicyGrain>(tradePolicy)
+            .DefineOnceAsync(new DefineTradePolicy(warehouses.Select(w => w!).ToList(), allocation!.Value, key));
+        if (result.Definition is not { } definition)
+        {
+            return Caller.KeyReused();
+        }
+
         cache.Forget(tradePolicy);
         return TypedResults.Ok(TradePolicyResponse.From(definition));
     }

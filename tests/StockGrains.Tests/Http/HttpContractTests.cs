@@ -185,4 +185,36 @@ public sealed class HttpContractTests(ServerFixture fixture)
     }
 
     private static (int, string?) TwoOf((int Status, string? Code, string? MediaType) r) => (r.Status, r.Code);
+    // Proves a PUT carrying an Idempotency-Key keeps the contract on both definitions: a late retry gets its original answer and does not undo a newer definition, and the key sent with another body is 422 and changes nothing.
+    [Fact]
+    public async Task A_put_retried_with_its_key_gets_its_first_answer_and_the_key_with_another_body_is_refused()
+    {
+        var tradePolicy = Fresh.Id("tp");
+        await PutsKeepTheirKeysAsync($"/v1/trade-policies/{tradePolicy}",
+            new { warehouses = new[] { "w1" }, allocation = "priority" },
+            new { warehouses = new[] { "w2" }, allocation = "priority" },
+            new { warehouses = new[] { "w3" }, allocation = "priority" });
+        Assert.Equal(["w2"], (await fixture.Host.Grains.GetGrain<StockGrains.TradePolicies.ITradePolicyGrain>(tradePolicy).GetAsync())!.Warehouses);
+
+        var sku = $"/v1/skus/{Fresh.Id("sku")}";
+        await PutsKeepTheirKeysAsync(sku,
+            new { baseUnit = "piece", packs = new Dictionary<string, long> { ["case"] = 12 } },
+            new { baseUnit = "piece", packs = new Dictionary<string, long> { ["case"] = 24 } },
+            new { baseUnit = "piece", packs = new Dictionary<string, long> { ["case"] = 6 } });
+        Assert.Equal(24, (await Http.GetJsonAsync(sku)).Body.GetProperty("packs").GetProperty("case").GetInt64());
+    }
+
+    /// <summary>PUTs <paramref name="first"/> and then <paramref name="newer"/> under two keys, retries the first, and reuses the second key for <paramref name="other"/>.</summary>
+    private async Task PutsKeepTheirKeysAsync(string path, object first, object newer, object other)
+    {
+        var (firstKey, newerKey) = (Fresh.Id("key"), Fresh.Id("key"));
+        var answered = await Http.SendAsync(HttpMethod.Put, path, first, idempotencyKey: firstKey);
+        Assert.Equal(200, answered.Status);
+        Assert.Equal(200, (await Http.SendAsync(HttpMethod.Put, path, newer, idempotencyKey: newerKey)).Status);
+
+        var retried = await Http.SendAsync(HttpMethod.Put, path, first, idempotencyKey: firstKey);
+        Assert.Equal((200, answered.Body.ToString()), (retried.Status, retried.Body.ToString()));
+        var reused = await Http.SendAsync(HttpMethod.Put, path, other, idempotencyKey: newerKey);
+        Assert.Equal((422, "idempotency_key_reused"), (reused.Status, reused.Body.Str("code")));
+    }
 }
