@@ -46,7 +46,16 @@ public sealed partial class ReservationGrain(
             }
 
             await SettleAsync();
-            return new ReservationResult(state.State.Status == ReservationStatus.Refused ? RefusalOutcome() : ReservationOutcome.AlreadyPlaced, View());
+            if (state.State.Status == ReservationStatus.Refused)
+            {
+                // The refusal is stored before its lines let go, so a call that failed while they did (its caller saw
+                // an error, and retries) may have left a hold: the retry lets go again. A line that holds nothing for
+                // the order answers at once and records nothing.
+                await LetGoAsync();
+                return new ReservationResult(RefusalOutcome(), View());
+            }
+
+            return new ReservationResult(ReservationOutcome.AlreadyPlaced, View());
         }
 
         if (!IsWellFormed(request, _options))
@@ -349,14 +358,14 @@ public sealed partial class ReservationGrain(
 
         if (shortLines.Count > 0)
         {
-            // Compensation: the refusal is stored first, and then every line asked lets go (release of a hold that
-            // never existed is a no-op). Stored after the releases, a crash between the two left a placement that its
-            // retry could finish as placed, counting holds the releases had already let go. Stored first, a crash
-            // leaves at worst holds that no order counts, and their lines expire them at the order's expiry.
+            // Compensation: the refusal is stored first, and then every line asked lets go. Stored after the releases,
+            // a crash between the two left a placement that its retry could finish as placed, counting holds the
+            // releases had already let go. Stored first, a crash leaves at worst holds that no order counts: the
+            // caller's retry lets them go, and without one their lines expire them at the order's expiry.
             s.Status = ReservationStatus.Refused;
             s.ShortLines = shortLines;
             await state.WriteStateAsync();
-            await Task.WhenAll(s.Attempts.Select(a => Line(a.Sku, a.Warehouse).ReleaseAsync(new HoldCommand(Id, s.Actor))));
+            await LetGoAsync();
             return;
         }
 
@@ -511,6 +520,10 @@ public sealed partial class ReservationGrain(
         attempt.Available = result.Line.Available;
         attempt.RefusalReason = result.Outcome == StockLineOutcome.HoldLimitReached ? StockLineRules.HoldLimitReason : null;
     }
+
+    /// <summary>Compensation: every line the order asked lets go of its hold. Release of a hold that never existed is a no-op.</summary>
+    private Task LetGoAsync() =>
+        Task.WhenAll(state.State.Attempts.Select(a => Line(a.Sku, a.Warehouse).ReleaseAsync(new HoldCommand(Id, state.State.Actor))));
 
     private Task<StockLineResult[]> ForEachHeldLineAsync(Func<IStockLineGrain, HoldCommand, Task<StockLineResult>> act, string actor) =>
         Task.WhenAll(state.State.Held.Select(a => act(Line(a.Sku, a.Warehouse), new HoldCommand(Id, actor))));

@@ -278,4 +278,40 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
 
         Assert.Equal(0, (await a.Line.GetAsync()).Reserved);
     }
+    // Proves a refused order whose lines had not all let go when its call failed lets them go on the caller's retry, which gets the same refusal.
+    [Fact]
+    public async Task A_retried_refusal_lets_go_of_a_hold_its_first_call_left()
+    {
+        var a = await StockedAsync(5);
+        var b = await StockedAsync(1);
+        var id = Fresh.Id("order");
+        var order = Host.Grains.GetGrain<IReservationGrain>(id);
+        var request = new PlaceReservation([new(a.Sku, a.Warehouse, 2), new(b.Sku, b.Warehouse, 3)], 600, "checkout");
+        var now = Host.Clock.GetUtcNow();
+
+        // What a placement left when it failed after storing its refusal and before its first line let go.
+        var state = new GrainState<ReservationState>
+        {
+            State = new ReservationState
+            {
+                Fingerprint = ReservationGrain.Fingerprint(request),
+                Status = ReservationStatus.Refused,
+                PlacedAt = now,
+                ExpiresAt = now.AddSeconds(request.TtlSeconds),
+                Actor = request.Actor,
+                Requested = [.. request.Lines],
+                Attempts =
+                [
+                    new LineAttempt { Sku = a.Sku, Warehouse = a.Warehouse, Quantity = 2, Outcome = AttemptOutcome.Held },
+                    new LineAttempt { Sku = b.Sku, Warehouse = b.Warehouse, Quantity = 3, Outcome = AttemptOutcome.Refused, Available = 1 },
+                ],
+                ShortLines = [new ShortLine(b.Sku, b.Warehouse, 3, 1)],
+            },
+        };
+        await Host.App.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Orders).WriteStateAsync("reservation", order.GetGrainId(), state);
+        Assert.Equal(StockLineOutcome.Reserved, (await a.Line.ReserveAsync(new ReserveCommand(id, 2, state.State.ExpiresAt.AddSeconds(30), "checkout"))).Outcome);
+
+        Assert.Equal(ReservationOutcome.InsufficientStock, (await order.PlaceAsync(request)).Outcome);
+        Assert.Equal(0, (await a.Line.GetAsync()).Reserved);
+    }
 }
