@@ -230,24 +230,10 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
         var id = Fresh.Id("order");
         var order = Host.Grains.GetGrain<IReservationGrain>(id);
         var request = new PlaceReservation([new(a.Sku, a.Warehouse, 2), new(b.Sku, b.Warehouse, 3)], 600, "checkout");
-        var now = Host.Clock.GetUtcNow();
 
         // What an interrupted placement left: its request stored with no line's outcome recorded, and the first line's hold taken and since let go.
-        var state = new GrainState<ReservationState>
-        {
-            State = new ReservationState
-            {
-                Fingerprint = ReservationGrain.Fingerprint(request),
-                Status = ReservationStatus.Placing,
-                PlacedAt = now,
-                ExpiresAt = now.AddSeconds(request.TtlSeconds),
-                Actor = request.Actor,
-                Requested = [.. request.Lines],
-                Attempts = request.Lines.Select(l => new LineAttempt { Sku = l.Sku, Warehouse = l.Warehouse!, Quantity = l.Quantity }).ToList(),
-            },
-        };
-        await Host.App.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Orders).WriteStateAsync("reservation", order.GetGrainId(), state);
-        Assert.Equal(StockLineOutcome.Reserved, (await a.Line.ReserveAsync(new ReserveCommand(id, 2, state.State.ExpiresAt.AddSeconds(30), "checkout"))).Outcome);
+        var stored = await StoredOrders.WriteAsync(Host, id, request, ReservationStatus.Placing);
+        Assert.Equal(StockLineOutcome.Reserved, (await a.Line.ReserveAsync(new ReserveCommand(id, 2, stored.ExpiresAt.AddSeconds(30), "checkout"))).Outcome);
         Assert.Equal(StockLineOutcome.Released, (await a.Line.ReleaseAsync(new HoldCommand(id, "checkout"))).Outcome);
 
         Assert.Equal(ReservationStatus.Refused, (await order.GetAsync()).Reservation!.Status);
@@ -287,29 +273,14 @@ public sealed class ReservationGrainTests(ServerFixture fixture)
         var id = Fresh.Id("order");
         var order = Host.Grains.GetGrain<IReservationGrain>(id);
         var request = new PlaceReservation([new(a.Sku, a.Warehouse, 2), new(b.Sku, b.Warehouse, 3)], 600, "checkout");
-        var now = Host.Clock.GetUtcNow();
 
         // What a placement left when it failed after storing its refusal and before its first line let go.
-        var state = new GrainState<ReservationState>
-        {
-            State = new ReservationState
-            {
-                Fingerprint = ReservationGrain.Fingerprint(request),
-                Status = ReservationStatus.Refused,
-                PlacedAt = now,
-                ExpiresAt = now.AddSeconds(request.TtlSeconds),
-                Actor = request.Actor,
-                Requested = [.. request.Lines],
-                Attempts =
-                [
-                    new LineAttempt { Sku = a.Sku, Warehouse = a.Warehouse, Quantity = 2, Outcome = AttemptOutcome.Held },
-                    new LineAttempt { Sku = b.Sku, Warehouse = b.Warehouse, Quantity = 3, Outcome = AttemptOutcome.Refused, Available = 1 },
-                ],
-                ShortLines = [new ShortLine(b.Sku, b.Warehouse, 3, 1)],
-            },
-        };
-        await Host.App.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Orders).WriteStateAsync("reservation", order.GetGrainId(), state);
-        Assert.Equal(StockLineOutcome.Reserved, (await a.Line.ReserveAsync(new ReserveCommand(id, 2, state.State.ExpiresAt.AddSeconds(30), "checkout"))).Outcome);
+        var stored = await StoredOrders.WriteAsync(Host, id, request, ReservationStatus.Refused,
+        [
+            new LineAttempt { Sku = a.Sku, Warehouse = a.Warehouse, Quantity = 2, Outcome = AttemptOutcome.Held },
+            new LineAttempt { Sku = b.Sku, Warehouse = b.Warehouse, Quantity = 3, Outcome = AttemptOutcome.Refused, Available = 1 },
+        ]);
+        Assert.Equal(StockLineOutcome.Reserved, (await a.Line.ReserveAsync(new ReserveCommand(id, 2, stored.ExpiresAt.AddSeconds(30), "checkout"))).Outcome);
 
         Assert.Equal(ReservationOutcome.InsufficientStock, (await order.PlaceAsync(request)).Outcome);
         Assert.Equal(0, (await a.Line.GetAsync()).Reserved);

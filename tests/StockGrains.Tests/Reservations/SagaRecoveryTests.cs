@@ -63,25 +63,10 @@ public sealed class SagaRecoveryTests
 
     private static async Task InterruptedAsync(ServerHost host, string storedIn, string reservationId, PlaceReservation request)
     {
-        var now = host.Clock.GetUtcNow();
-        var state = new GrainState<ReservationState>
-        {
-            State = new ReservationState
-            {
-                Fingerprint = ReservationGrain.Fingerprint(request),
-                Status = ReservationStatus.Placing,
-                PlacedAt = now,
-                ExpiresAt = now.AddSeconds(request.TtlSeconds),
-                Actor = request.Actor,
-                Requested = [.. request.Lines],
-                Attempts = request.Lines.Select(l => new LineAttempt { Sku = l.Sku, Warehouse = l.Warehouse!, Quantity = l.Quantity }).ToList(),
-            },
-        };
-        var storage = host.App.Services.GetRequiredKeyedService<IGrainStorage>(storedIn);
-        await storage.WriteStateAsync("reservation", host.Grains.GetGrain<IReservationGrain>(reservationId).GetGrainId(), state);
+        var state = await StoredOrders.WriteAsync(host, reservationId, request, ReservationStatus.Placing, storedIn: storedIn);
         var first = request.Lines[0];
         var held = await host.Grains.GetGrain<IStockLineGrain>($"{first.Warehouse}/{first.Sku}")
-            .ReserveAsync(new ReserveCommand(reservationId, first.Quantity, state.State.ExpiresAt.AddSeconds(30), request.Actor));
+            .ReserveAsync(new ReserveCommand(reservationId, first.Quantity, state.ExpiresAt.AddSeconds(30), request.Actor));
         Assert.Equal(StockLineOutcome.Reserved, held.Outcome);
     }
 }
