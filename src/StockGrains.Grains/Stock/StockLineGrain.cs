@@ -149,9 +149,26 @@ public sealed partial class StockLineGrain(
 
     public Task<StockLineResult> ReserveAsync(ReserveCommand command)
     {
+        ThrowIfBroken();
+        CatchUpExpiries();
+
         // The cap comes with the caller; a call from inside the cluster has none.
         var cap = CallerIdentity.Current?.MaxPendingHoldsPerLine;
         return RunAsync(command.ReservationId, (command, cap), static (rules, s, now) => rules.Reserve(s.command, now, s.cap));
+    }
+
+    /// <summary>
+    /// A reservation is decided on what is available, and a hold past its time counts as held until it is expired. When
+    /// more holds fell due than one turn expires (a line woken after a long sleep, a sale's holds running out together),
+    /// a reservation expires them all first: refused instead, it would be refused for good, its id spent, for units
+    /// that are free.
+    /// </summary>
+    private void CatchUpExpiries()
+    {
+        while (_rules.NextExpiry is { } due && due <= time.GetUtcNow())
+        {
+            ExpireDue();
+        }
     }
 
     public Task<StockLineResult> CommitAsync(HoldCommand command) =>

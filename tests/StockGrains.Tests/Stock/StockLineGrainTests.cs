@@ -91,6 +91,30 @@ public sealed class StockLineGrainTests(ServerFixture fixture)
         Assert.Equal(0, (await line.GetAsync()).Reserved);
     }
 
+    // Proves a reservation is not refused for units held only by holds past their time, however many more fell due than the line expires in one turn.
+    [Fact]
+    public async Task A_reservation_is_not_refused_for_units_whose_holds_are_past_their_time()
+    {
+        await using var host = await ServerHost.StartAsync(null, null, "--StockGrains:StockLine:MaxExpiriesPerTurn=1");
+        var line = host.Grains.GetGrain<IStockLineGrain>(StockKey.Create(Fresh.Id("w"), Fresh.Id("mug")).ToString());
+        var start = host.Clock.GetUtcNow();
+        await line.ReceiveAsync(new ReceiveCommand("in", 3, "op"));
+        for (var i = 0; i < 3; i++)
+        {
+            await line.ReserveAsync(new ReserveCommand($"old{i}", 1, start.AddSeconds(60 + i), "checkout"));
+        }
+
+        host.Clock.Advance(TimeSpan.FromSeconds(63));
+        Assert.Equal(StockLineOutcome.Reserved, (await line.ReserveAsync(new ReserveCommand("new", 3, start.AddSeconds(600), "checkout"))).Outcome);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HoldStatus.Expired, (await line.GetHoldAsync($"old{i}"))!.Status);
+        }
+
+        var view = await line.GetAsync();
+        Assert.Equal((3L, 3L), (view.OnHand, view.Reserved));
+    }
+
     // Proves a retried reservation is answered from the ledger without a second hold, and a changed quantity is refused.
     [Fact]
     public async Task A_retried_reservation_holds_once_and_a_different_quantity_is_a_conflict()
