@@ -16,24 +16,8 @@ public sealed class SkuState
 
     public int Version { get; set; }
 
-    /// <summary>The latest definitions asked for with an idempotency key, oldest first, at most <see cref="SkuGrain.RememberedKeys"/>.</summary>
-    public List<SkuPut> Puts { get; set; } = [];
-}
-
-/// <summary>A definition asked for with an idempotency key, and what it was answered: what a retry with the key gets again.</summary>
-public sealed class SkuPut
-{
-    public string Key { get; set; } = "";
-
-    public string Fingerprint { get; set; } = "";
-
-    public string BaseUnit { get; set; } = "";
-
-    public Dictionary<string, long> Packs { get; set; } = [];
-
-    public NegativeStockPolicy? NegativeStock { get; set; }
-
-    public int Version { get; set; }
+    /// <summary>The latest definitions asked for with an idempotency key, and their answers (<see cref="RememberedKeys"/>).</summary>
+    public List<RememberedKey<SkuDefinition>> Puts { get; set; } = [];
 }
 
 /// <summary>
@@ -48,12 +32,6 @@ public sealed partial class SkuGrain(
     /// <summary>Most lines one SKU-wide policy change reaches: one per warehouse, so this is generous.</summary>
     public const int MaxLinesPerSku = 10_000;
 
-    /// <summary>
-    /// Idempotency keys a SKU remembers. A SKU is redefined now and then by an operator, so the latest few cover every
-    /// retry that is still coming; an older key is taken as new.
-    /// </summary>
-    public const int RememberedKeys = 64;
-
     public Task<SkuDefinition?> GetAsync() => Task.FromResult(state.RecordExists ? View() : null);
 
     public async Task<SkuDefinition> DefineAsync(DefineSku command) =>
@@ -63,18 +41,14 @@ public sealed partial class SkuGrain(
     public async Task<SkuResult> DefineOnceAsync(DefineSku command)
     {
         var s = state.State;
-        var fingerprint = $"{command.BaseUnit}|{string.Join(',', command.Packs.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"))}|{command.NegativeStock}";
-        if (command.OperationId is { } key && s.Puts.Find(p => p.Key == key) is { } earlier)
+        var fingerprint = Fingerprint(command.BaseUnit, command.Packs, command.NegativeStock);
+        if (RememberedKeys.Earlier(s.Puts, command.OperationId, fingerprint) is { } earlier)
         {
-            // A retry gets what the request got the first time, even if the SKU has been redefined since: applying it
-            // again would undo the newer definition, and a pack's size decides every quantity entered in it.
-            return earlier.Fingerprint == fingerprint
-                ? new SkuResult(DefinitionOutcome.Replayed, new(this.GetPrimaryKeyString(), earlier.BaseUnit, earlier.Packs, earlier.NegativeStock, earlier.Version))
-                : new SkuResult(DefinitionOutcome.OperationIdReused, null);
+            // A pack's size decides every quantity entered in it: a late retry applied again would undo a newer one.
+            return new SkuResult(earlier.Outcome, earlier.Answer);
         }
 
-        var unchanged = state.RecordExists && s.BaseUnit == command.BaseUnit && s.NegativeStock == command.NegativeStock
-            && s.Packs.Count == command.Packs.Count && s.Packs.All(p => command.Packs.TryGetValue(p.Key, out var v) && v == p.Value);
+        var unchanged = state.RecordExists && Fingerprint(s.BaseUnit, s.Packs, s.NegativeStock) == fingerprint;
         if (unchanged && command.OperationId is null)
         {
             return new SkuResult(DefinitionOutcome.Unchanged, View());
@@ -90,15 +64,7 @@ public sealed partial class SkuGrain(
                 NegativeStock = command.NegativeStock,
                 Version = s.Version + 1,
             };
-        next.Puts = [.. s.Puts.Skip(Math.Max(0, s.Puts.Count - (RememberedKeys - 1)))];
-        if (command.OperationId is { } newKey)
-        {
-            next.Puts.Add(new SkuPut
-            {
-                Key = newKey, Fingerprint = fingerprint, BaseUnit = next.BaseUnit, Packs = next.Packs, NegativeStock = next.NegativeStock, Version = next.Version,
-            });
-        }
-
+        next.Puts = RememberedKeys.With(s.Puts, command.OperationId, fingerprint, View(next));
         state.State = next;
         try
         {
@@ -133,8 +99,13 @@ public sealed partial class SkuGrain(
         LogPolicyPushed(sku, policy, lines.Count);
     }
 
-    private SkuDefinition View() =>
-        new(this.GetPrimaryKeyString(), state.State.BaseUnit, state.State.Packs, state.State.NegativeStock, state.State.Version);
+    private SkuDefinition View() => View(state.State);
+
+    private SkuDefinition View(SkuState sku) => new(this.GetPrimaryKeyString(), sku.BaseUnit, sku.Packs, sku.NegativeStock, sku.Version);
+
+    /// <summary>What makes two definitions the same: the base unit, the packs in name order, the policy.</summary>
+    private static string Fingerprint(string baseUnit, IReadOnlyDictionary<string, long> packs, NegativeStockPolicy? policy) =>
+        $"{baseUnit}|{string.Join(',', packs.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"))}|{policy}";
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SKU {Sku}: negative-stock policy {Policy} pushed to {Lines} lines.")]
     private partial void LogPolicyPushed(string sku, NegativeStockPolicy policy, int lines);

@@ -10,22 +10,8 @@ public sealed class TradePolicyState
 
     public int Version { get; set; }
 
-    /// <summary>The latest definitions asked for with an idempotency key, oldest first, at most <see cref="TradePolicyGrain.RememberedKeys"/>.</summary>
-    public List<TradePolicyPut> Puts { get; set; } = [];
-}
-
-/// <summary>A definition asked for with an idempotency key, and what it was answered: what a retry with the key gets again.</summary>
-public sealed class TradePolicyPut
-{
-    public string Key { get; set; } = "";
-
-    public string Fingerprint { get; set; } = "";
-
-    public List<string> Warehouses { get; set; } = [];
-
-    public AllocationStrategy Allocation { get; set; }
-
-    public int Version { get; set; }
+    /// <summary>The latest definitions asked for with an idempotency key, and their answers (<see cref="RememberedKeys"/>).</summary>
+    public List<RememberedKey<TradePolicyDefinition>> Puts { get; set; } = [];
 }
 
 /// <summary>A trade policy: the ordered warehouses a sales channel sells from, and its allocation strategy.</summary>
@@ -34,12 +20,6 @@ public sealed class TradePolicyGrain(
 {
     /// <summary>Most warehouses one policy names; the HTTP API allows the same.</summary>
     public const int MaxWarehouses = 50;
-
-    /// <summary>
-    /// Idempotency keys a policy remembers. A policy is redefined now and then by an operator, not thousands of times a
-    /// second, so the latest few cover every retry that is still coming; an older key is taken as new.
-    /// </summary>
-    public const int RememberedKeys = 64;
 
     /// <summary>
     /// The definition as stored, which is what reads answer. Reads interleave with a definition being written, and
@@ -75,17 +55,13 @@ public sealed class TradePolicyGrain(
             throw new ArgumentOutOfRangeException(nameof(command), allocation, "Not an allocation strategy.");
         }
 
-        var fingerprint = $"{string.Join(',', warehouses)}|{allocation}";
-        if (command.OperationId is { } key && state.State.Puts.Find(p => p.Key == key) is { } earlier)
+        var fingerprint = Fingerprint(warehouses, allocation);
+        if (RememberedKeys.Earlier(state.State.Puts, command.OperationId, fingerprint) is { } earlier)
         {
-            // A retry gets what the request got the first time, even if the policy has been redefined since: answering
-            // it by applying it again would undo the newer definition.
-            return earlier.Fingerprint == fingerprint
-                ? new TradePolicyResult(DefinitionOutcome.Replayed, new(this.GetPrimaryKeyString(), earlier.Warehouses, earlier.Allocation, earlier.Version))
-                : new TradePolicyResult(DefinitionOutcome.OperationIdReused, null);
+            return new TradePolicyResult(earlier.Outcome, earlier.Answer);
         }
 
-        var unchanged = state.RecordExists && state.State.Warehouses.SequenceEqual(warehouses) && state.State.Allocation == allocation;
+        var unchanged = state.RecordExists && Fingerprint(state.State.Warehouses, state.State.Allocation) == fingerprint;
         if (unchanged && command.OperationId is null)
         {
             return new TradePolicyResult(DefinitionOutcome.Unchanged, View());
@@ -95,15 +71,7 @@ public sealed class TradePolicyGrain(
         var next = unchanged
             ? new TradePolicyState { Warehouses = previous.Warehouses, Allocation = previous.Allocation, Version = previous.Version }
             : new TradePolicyState { Warehouses = [.. warehouses], Allocation = allocation, Version = previous.Version + 1 };
-        next.Puts = [.. previous.Puts.Skip(Math.Max(0, previous.Puts.Count - (RememberedKeys - 1)))];
-        if (command.OperationId is { } newKey)
-        {
-            next.Puts.Add(new TradePolicyPut
-            {
-                Key = newKey, Fingerprint = fingerprint, Warehouses = next.Warehouses, Allocation = next.Allocation, Version = next.Version,
-            });
-        }
-
+        next.Puts = RememberedKeys.With(previous.Puts, command.OperationId, fingerprint, View(next));
         state.State = next;
         try
         {
@@ -121,6 +89,11 @@ public sealed class TradePolicyGrain(
         return new TradePolicyResult(unchanged ? DefinitionOutcome.Unchanged : DefinitionOutcome.Defined, _stored);
     }
 
-    private TradePolicyDefinition View() =>
-        new(this.GetPrimaryKeyString(), state.State.Warehouses, state.State.Allocation, state.State.Version);
+    private TradePolicyDefinition View() => View(state.State);
+
+    private TradePolicyDefinition View(TradePolicyState policy) =>
+        new(this.GetPrimaryKeyString(), policy.Warehouses, policy.Allocation, policy.Version);
+
+    /// <summary>What makes two definitions the same: the warehouses in order and the allocation.</summary>
+    private static string Fingerprint(IEnumerable<string> warehouses, AllocationStrategy allocation) => $"{string.Join(',', warehouses)}|{allocation}";
 }

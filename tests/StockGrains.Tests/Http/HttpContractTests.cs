@@ -193,19 +193,25 @@ public sealed class HttpContractTests(ServerFixture fixture)
         await PutsKeepTheirKeysAsync($"/v1/trade-policies/{tradePolicy}",
             new { warehouses = new[] { "w1" }, allocation = "priority" },
             new { warehouses = new[] { "w2" }, allocation = "priority" },
-            new { warehouses = new[] { "w3" }, allocation = "priority" });
+            new { warehouses = new[] { "w3" }, allocation = "priority" },
+            fixture.Host.Grains.GetGrain<StockGrains.TradePolicies.ITradePolicyGrain>(tradePolicy));
         Assert.Equal(["w2"], (await fixture.Host.Grains.GetGrain<StockGrains.TradePolicies.ITradePolicyGrain>(tradePolicy).GetAsync())!.Warehouses);
 
-        var sku = $"/v1/skus/{Fresh.Id("sku")}";
+        var skuId = Fresh.Id("sku");
+        var sku = $"/v1/skus/{skuId}";
         await PutsKeepTheirKeysAsync(sku,
             new { baseUnit = "piece", packs = new Dictionary<string, long> { ["case"] = 12 } },
             new { baseUnit = "piece", packs = new Dictionary<string, long> { ["case"] = 24 } },
-            new { baseUnit = "piece", packs = new Dictionary<string, long> { ["case"] = 6 } });
+            new { baseUnit = "piece", packs = new Dictionary<string, long> { ["case"] = 6 } },
+            fixture.Host.Grains.GetGrain<StockGrains.Skus.ISkuGrain>(skuId));
         Assert.Equal(24, (await Http.GetJsonAsync(sku)).Body.GetProperty("packs").GetProperty("case").GetInt64());
     }
 
-    /// <summary>PUTs <paramref name="first"/> and then <paramref name="newer"/> under two keys, retries the first, and reuses the second key for <paramref name="other"/>.</summary>
-    private async Task PutsKeepTheirKeysAsync(string path, object first, object newer, object other)
+    /// <summary>
+    /// PUTs <paramref name="first"/> and then <paramref name="newer"/> under two keys, retries the first (again once
+    /// <paramref name="grain"/> has left memory, so the answer comes from storage), and reuses the second key for <paramref name="other"/>.
+    /// </summary>
+    private async Task PutsKeepTheirKeysAsync(string path, object first, object newer, object other, IAddressable grain)
     {
         var (firstKey, newerKey) = (Fresh.Id("key"), Fresh.Id("key"));
         var answered = await Http.SendAsync(HttpMethod.Put, path, first, idempotencyKey: firstKey);
@@ -214,6 +220,9 @@ public sealed class HttpContractTests(ServerFixture fixture)
 
         var retried = await Http.SendAsync(HttpMethod.Put, path, first, idempotencyKey: firstKey);
         Assert.Equal((200, answered.Body.ToString()), (retried.Status, retried.Body.ToString()));
+        await grain.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        var reloaded = await Http.SendAsync(HttpMethod.Put, path, first, idempotencyKey: firstKey);
+        Assert.Equal((200, answered.Body.ToString()), (reloaded.Status, reloaded.Body.ToString()));
         var reused = await Http.SendAsync(HttpMethod.Put, path, other, idempotencyKey: newerKey);
         Assert.Equal((422, "idempotency_key_reused"), (reused.Status, reused.Body.Str("code")));
     }
