@@ -350,7 +350,7 @@ public abstract class LedgerStoreContractTests
         await using (await HoldWritesAsync())
         {
             busy = store.AppendAsync(other, 0, [Receipt(1, "a")]);
-            await WriterBusyAsync(store);
+            await LedgerWriters.BusyAsync(store);
             open = store.BeginAppend(line, 0, Receipt(1, "r1"));
             for (var sequence = 2; sequence <= 5; sequence++)
             {
@@ -382,7 +382,7 @@ public abstract class LedgerStoreContractTests
         {
             // While the writer waits on its first transaction, two activations' appends of the line queue for the next one.
             busy = store.AppendAsync(other, 0, [Receipt(1, "a")]);
-            await WriterBusyAsync(store);
+            await LedgerWriters.BusyAsync(store);
             theirs = store.AppendAsync(line, 1, [Receipt(2, "theirs-2")]);
             mine = store.AppendAsync(line, 2, [Receipt(3, "mine-3")], previousOperationId: "mine-2");
         }
@@ -391,17 +391,6 @@ public abstract class LedgerStoreContractTests
         await theirs;
         await Assert.ThrowsAsync<LedgerConflictException>(() => mine);
         Assert.Equal(["first", "theirs-2"], (await store.ReadAsync(line, 0, 10)).Select(e => e.OperationId));
-    }
-
-    /// <summary>Waits until the store's writer has taken a transaction: what is appended now waits for the next one.</summary>
-    private static async Task WriterBusyAsync(ILedgerStore store)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (store.Counters.WritesInTransaction == 0)
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "the writer never took the first append");
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
     }
 
     /// <summary>The ledger writers the store under test runs: a line waits behind another only when both have the same one.</summary>

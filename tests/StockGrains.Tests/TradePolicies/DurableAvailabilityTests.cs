@@ -34,12 +34,7 @@ public sealed class DurableAvailabilityTests
         await ExecuteAsync(blocker, transaction, "LOCK TABLE stock_ledger IN SHARE MODE");
 
         var first = line.ReserveAsync(new ReserveCommand("first", 1, expires, "checkout"));
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (store.Counters.WritesInTransaction == 0)
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "the writer never took the first append");
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-        }
+        await LedgerWriters.BusyAsync(store);
 
         var second = line.ReserveAsync(new ReserveCommand("second", 2, expires, "checkout"));
         await Task.Delay(100, TestContext.Current.CancellationToken);
