@@ -65,17 +65,7 @@ public sealed partial class SkuGrain(
                 Version = s.Version + 1,
             };
         next.Puts = RememberedKeys.With(s.Puts, command.OperationId, fingerprint, View(next));
-        state.State = next;
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            // Not stored: the grain goes on with the definition that is.
-            state.State = s;
-            throw;
-        }
+        await state.WriteOrKeepAsync(next);
 
         if (policyChanged)
         {

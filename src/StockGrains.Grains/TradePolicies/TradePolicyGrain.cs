@@ -72,18 +72,7 @@ public sealed class TradePolicyGrain(
             ? new TradePolicyState { Warehouses = previous.Warehouses, Allocation = previous.Allocation, Version = previous.Version }
             : new TradePolicyState { Warehouses = [.. warehouses], Allocation = allocation, Version = previous.Version + 1 };
         next.Puts = RememberedKeys.With(previous.Puts, command.OperationId, fingerprint, View(next));
-        state.State = next;
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            // Not stored: the grain goes on with the definition that is, or a retry of this one would be answered
-            // as already made without ever being written.
-            state.State = previous;
-            throw;
-        }
+        await state.WriteOrKeepAsync(next);
 
         _stored = View();
         return new TradePolicyResult(unchanged ? DefinitionOutcome.Unchanged : DefinitionOutcome.Defined, _stored);
